@@ -1,0 +1,3 @@
+from timbre.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Compatibility with the original GPT-SoVITS: checkpoint formats, deterministic weights, reference vectors."""
