@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from timbre.cli import audio, bench, compat, demo, synth, text, train  # noqa: F401  (register commands)
 from timbre.cli._app import app, run_app
-from timbre.cli import text as _text  # noqa: F401  (registers commands)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""`timbre bench sovits`."""

@@ -1,0 +1,1 @@
+"""`timbre train` commands."""
