@@ -1,0 +1,25 @@
+"""Shared test set-up: offline, quiet, deterministic, and light on the 2 CPU cores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+FIXTURES = Path(__file__).parent / "fixtures"
+COMPAT = FIXTURES / "compat"
+
+
+@pytest.fixture(scope="session")
+def compat_dir() -> Path:
+    """The public reference data (a copy of the original's compatibility vectors), shipped with the tests."""
+    return COMPAT
