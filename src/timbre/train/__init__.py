@@ -1,0 +1,1 @@
+"""Training: datasets, bucketing, losses, SoVITS and GPT loops, distributed set-up, checkpoints."""
