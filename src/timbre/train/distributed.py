@@ -1,0 +1,74 @@
+"""Distributed set-up read from torchrun's environment (RANK, LOCAL_RANK, WORLD_SIZE): NCCL on GPU, gloo on CPU."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistEnv:
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_environ(cls) -> DistEnv:
+        try:
+            return cls(
+                rank=int(os.environ.get("RANK", 0)),
+                local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+                world_size=int(os.environ.get("WORLD_SIZE", 1)),
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"RANK/LOCAL_RANK/WORLD_SIZE must be integers (as torchrun sets them): {exc}"
+            ) from None
+
+    def device(self, prefer_cuda: bool = True) -> torch.device:
+        if prefer_cuda and torch.cuda.is_available():
+            return torch.device("cuda", self.local_rank)
+        return torch.device("cpu")
+
+
+@contextmanager
+def distributed(env: DistEnv, device: torch.device) -> Iterator[DistEnv]:
+    """Initialise the process group for the run (no-op for a single process) and always tear it down."""
+    if not env.is_distributed:
+        yield env
+        return
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size)
+    try:
+        yield env
+    finally:
+        dist.destroy_process_group()
+
+
+def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
+    """Mean over all ranks (identity when not distributed)."""
+    if dist.is_available() and dist.is_initialized():
+        value = value.detach().clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        value /= dist.get_world_size()
+    return value
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()

@@ -1,0 +1,112 @@
+"""Out-of-memory back-off: retry a step as micro-batches, remember the split, probe the largest batch that fits.
+
+When a step runs out of accelerator memory, the same batch is retried split into 2, 4, 8 … micro-batches whose gradients
+accumulate, so the effective batch (and the result, up to float rounding) stays the same. The split that worked is
+remembered for the rest of the run. On CPU the path is exercised by tests that raise `torch.OutOfMemoryError`.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def batch_len(batch: Any) -> int:
+    """Number of samples in a batch (the leading dimension of its first tensor or list)."""
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0])
+    if isinstance(batch, Mapping):
+        return batch_len(next(iter(batch.values())))
+    if isinstance(batch, Sequence) and not isinstance(batch, str) and batch:
+        first = batch[0]
+        return batch_len(first) if isinstance(first, torch.Tensor | Mapping | tuple) else len(batch)
+    raise ValueError(f"cannot tell the batch size of {type(batch).__name__}")
+
+
+def _take(batch: Any, start: int, stop: int) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch[start:stop]
+    if isinstance(batch, Mapping):
+        return {k: _take(v, start, stop) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # NamedTuple
+        return type(batch)(*(_take(v, start, stop) for v in batch))
+    if isinstance(batch, tuple):
+        return tuple(_take(v, start, stop) for v in batch)
+    if isinstance(batch, list):
+        return batch[start:stop]
+    return batch  # scalars and metadata are shared by every micro-batch
+
+
+def split_batch(batch: Any, parts: int) -> list[Any]:
+    """Split along the sample axis into at most `parts` nearly equal, non-empty micro-batches."""
+    n = batch_len(batch)
+    parts = max(1, min(parts, n))
+    bounds = [round(i * n / parts) for i in range(parts + 1)]
+    return [_take(batch, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+
+@dataclass
+class OomBackoff:
+    """Runs `step(micro_batch, weight)` over micro-batches; on OOM doubles the split and retries the whole batch.
+
+    `weight` is the micro-batch's share of the batch (scale its loss by it so gradients match the full batch).
+    `reset` is called before a retry (zero the gradients the failed attempt accumulated).
+    """
+
+    splits: int = 1
+    max_splits: int = 64
+    on_change: Callable[[int], None] | None = None
+    events: list[str] = field(default_factory=list)
+
+    def run(self, batch: Any, step: Callable[[Any, float], Any], reset: Callable[[], None]) -> list[Any]:
+        n = batch_len(batch)
+        while True:
+            try:
+                micro = split_batch(batch, self.splits)
+                return [step(mb, batch_len(mb) / n) for mb in micro]
+            except Exception as exc:
+                if not is_oom(exc) or self.splits >= min(self.max_splits, n):
+                    raise
+                reset()
+                _free_memory()
+                self.splits *= 2
+                self.events.append(f"out of memory at batch {n}: retrying as {self.splits} micro-batches")
+                if self.on_change is not None:
+                    self.on_change(self.splits)
+
+
+def probe_batch_size(try_batch: Callable[[int], None], start: int = 1, limit: int = 256) -> int:
+    """Largest batch size in start·2^k (≤ limit) for which `try_batch(size)` does not run out of memory."""
+    best = 0
+    size = start
+    while size <= limit:
+        try:
+            try_batch(size)
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            _free_memory()
+            break
+        best = size
+        size *= 2
+    if best == 0:
+        raise ValueError(
+            f"even a batch of {start} does not fit in memory; lower the segment length or model size"
+        )
+    return best
+
+
+def _free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,154 @@
+"""Training infrastructure: checkpoints, RNG state, OOM back-off, bucketing, metrics, precision."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from timbre.train.bucketing import BucketBatchSampler, BucketConfig, make_batches
+from timbre.train.checkpoints import CheckpointManager, atomic_save, rng_state, set_rng_state
+from timbre.train.distributed import DistEnv
+from timbre.train.metrics import MetricsLogger
+from timbre.train.oom import OomBackoff, probe_batch_size, split_batch
+from timbre.train.precision import AmpPolicy
+
+
+def test_rng_state_round_trip() -> None:
+    state = rng_state()
+    a = (random.random(), np.random.rand(), torch.rand(3))
+    set_rng_state(state)
+    b = (random.random(), np.random.rand(), torch.rand(3))
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+
+
+def test_checkpoints_keep_last_and_skip_corrupt(tmp_path: Path) -> None:
+    mgr = CheckpointManager(tmp_path, keep=2)
+    for step in (10, 20, 30):
+        mgr.save(step, {"w": torch.full((2,), float(step)), "rng": rng_state()})
+    assert [p.name for p in mgr.checkpoints()] == ["step-000000020.pt", "step-000000030.pt"]
+    mgr.path_for(40).write_bytes(b"PK\x03\x04 truncated")  # a torn write from another tool
+    (tmp_path / ".step-000000050.pt.123.tmp").write_bytes(b"partial")  # our own interrupted write
+    with pytest.warns(UserWarning, match="skipping unreadable checkpoint"):
+        latest = mgr.load_latest()
+    assert latest is not None and latest["step"] == 30
+    assert torch.equal(latest["w"], torch.full((2,), 30.0))
+
+
+def test_atomic_save_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "ckpt.pt"
+    atomic_save({"v": 1}, target)
+
+    class Boom:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_save({"v": Boom()}, target)
+    assert torch.load(target, weights_only=True) == {"v": 1}
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_oom_backoff_splits_and_remembers() -> None:
+    batch = {"x": torch.arange(8.0), "names": [f"n{i}" for i in range(8)]}
+    calls: list[int] = []
+    resets: list[int] = []
+
+    def step(mb: dict, weight: float) -> float:
+        calls.append(len(mb["x"]))
+        if len(mb["x"]) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+        assert mb["names"] == [f"n{int(i)}" for i in mb["x"]]
+        return weight
+
+    backoff = OomBackoff()
+    weights = backoff.run(batch, step, reset=lambda: resets.append(1))
+    assert backoff.splits == 4 and sum(weights) == pytest.approx(1.0) and len(resets) == 2
+    calls.clear()
+    backoff.run(batch, step, reset=lambda: None)
+    assert calls == [2, 2, 2, 2]  # the split is remembered
+
+
+def test_oom_backoff_reraises_other_errors_and_gives_up() -> None:
+    with pytest.raises(KeyError):
+        OomBackoff().run(torch.zeros(4), lambda mb, w: {}["missing"], reset=lambda: None)
+
+    def always_oom(mb: torch.Tensor, w: float) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    with pytest.raises(torch.OutOfMemoryError):
+        OomBackoff().run(torch.zeros(4), always_oom, reset=lambda: None)
+
+
+def test_probe_batch_size() -> None:
+    def try_batch(n: int) -> None:
+        if n > 12:
+            raise RuntimeError("CUDA error: out of memory")
+
+    assert probe_batch_size(try_batch, start=1, limit=64) == 8
+    with pytest.raises(ValueError, match="does not fit"):
+        probe_batch_size(lambda n: try_batch(n * 100), start=1)
+
+
+def test_split_batch_keeps_everything() -> None:
+    parts = split_batch((torch.arange(5), torch.arange(5) * 2), 3)
+    assert [len(p[0]) for p in parts] == [2, 1, 2]
+    assert torch.equal(torch.cat([p[1] for p in parts]), torch.arange(5) * 2)
+
+
+def test_bucketing_budget_determinism_and_ranks() -> None:
+    lengths = [random.Random(i).randint(50, 400) for i in range(100)]
+    cfg = BucketConfig(max_frames=1600, max_batch=8)
+    batches = make_batches(lengths, cfg, seed=1, epoch=0)
+    assert sorted(i for b in batches for i in b) == list(range(100))
+    assert all(len(b) * max(lengths[i] for i in b) <= 1600 or len(b) == 1 for b in batches)
+    assert batches == make_batches(lengths, cfg, seed=1, epoch=0)
+    assert batches != make_batches(lengths, cfg, seed=1, epoch=1)
+    r0 = list(BucketBatchSampler(lengths, cfg, seed=1, rank=0, world_size=2))
+    r1 = list(BucketBatchSampler(lengths, cfg, seed=1, rank=1, world_size=2))
+    padded = batches + batches[: len(batches) % 2]
+    assert len(r0) == len(r1) and r0 == padded[0::2] and r1 == padded[1::2]
+    sampler = BucketBatchSampler(lengths, cfg, seed=1)
+    sampler.set_epoch(0, skip=3)
+    assert list(sampler) == batches[3:]
+
+
+def test_metrics_csv_resume_and_plot(tmp_path: Path) -> None:
+    log = MetricsLogger(tmp_path, "gpt", tensorboard=True)
+    for step in range(1, 6):
+        log.log(step, {"loss": 1.0 / step, "acc": step / 10})
+    log.close()
+    resumed = MetricsLogger(tmp_path, "gpt", tensorboard=False, resume_step=3)
+    assert [r["step"] for r in resumed.rows] == [1, 2, 3]
+    resumed.log(4, {"loss": 0.2})
+    png = resumed.plot()
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "gpt.csv").read_text().count("\n") == 5
+    assert any((tmp_path / "tensorboard" / "gpt").iterdir())
+
+
+def test_amp_policy_on_cpu() -> None:
+    cpu = torch.device("cpu")
+    assert AmpPolicy.create("fp16", cpu).precision == "bf16"
+    policy = AmpPolicy.create("bf16", cpu)
+    with policy.autocast():
+        y = torch.nn.Linear(4, 4)(torch.randn(2, 4))
+    assert y.dtype == torch.bfloat16
+    assert not policy.grad_scaler().is_enabled()
+    assert policy.grad_scaler("fp16").is_enabled()
+    with pytest.raises(ValueError, match="unknown precision"):
+        AmpPolicy.create("fp8", cpu)
+
+
+def test_dist_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    env = DistEnv.from_environ()
+    assert env.is_distributed and not env.is_main
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ValueError, match="torchrun"):
+        DistEnv.from_environ()
