@@ -15,6 +15,7 @@ import functools
 import io
 import os
 import pickle
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ ZIP_MAGIC = b"PK"
 
 # Where the original's hyper-parameter class lives, depending on how its training script was started.
 _HPARAMS_GLOBALS = ("utils.HParams", "GPT_SoVITS.utils.HParams")
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 class _PickledHParams:
@@ -61,12 +63,14 @@ def _plain(obj: Any) -> Any:
 
 
 def _unsafe_reason(exc: BaseException) -> str | None:
-    """The message to show when `exc` is the restricted unpickler refusing something, else None."""
+    """What the restricted unpickler refused (e.g. "global posix.system"), or None for other errors."""
     text = str(exc)
-    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text:
-        first = next((line for line in text.splitlines() if "GLOBAL" in line or "Unsupported" in line), "")
-        return first.strip() or text.splitlines()[0]
-    return None
+    if not (isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text):
+        return None
+    found = _REFUSED_GLOBAL.search(text)
+    if found:
+        return f"global {found.group(1)}"
+    return text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
 
 
 def safe_torch_load(source: Path | io.BytesIO, label: str) -> Any:
@@ -79,7 +83,8 @@ def safe_torch_load(source: Path | io.BytesIO, label: str) -> Any:
         if reason is not None:
             raise CheckpointError(
                 f"{label}: refused to load: the file contains pickled code or objects that are not plain data "
-                f"({reason}). Only load checkpoints from sources you trust; timbre never executes code from them."
+                f"({reason}). timbre does not run code from checkpoints: a GPT-SoVITS weights file holds only "
+                "tensors and config values, so this one was tampered with or comes from another program."
             ) from None
         raise CheckpointError(
             f"{label}: not a readable torch checkpoint ({type(exc).__name__}: {exc})"
