@@ -71,3 +71,22 @@ def test_import_is_lazy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_homographs_follow_the_pos_tag(monkeypatch: pytest.MonkeyPatch) -> None:
+    from timbre.text import _nltk_shim
+
+    assert phones("complex") == ["K", "AA1", "M", "P", "L", "EH0", "K", "S"]  # NN: the noun reading
+    tags = {"read": "VBP", "complex": "JJ", "record": "VB"}
+    monkeypatch.setattr(_nltk_shim, "pos_tag", lambda tokens: [(t, tags.get(t, "NN")) for t in tokens])
+    assert phones("read") == ["R", "IY1", "D"]
+    assert phones("complex") == ["K", "AH0", "M", "P", "L", "EH1", "K", "S"]
+    assert phones("record") == ["R", "IH0", "K", "AO1", "R", "D"]
+
+
+def test_offline_tagger_marks_every_token_nn() -> None:
+    from timbre.text import _nltk_shim
+
+    if _nltk_shim.has_pos_tagger():
+        pytest.skip("nltk's perceptron tagger data is installed here")
+    assert _nltk_shim.pos_tag(["I", "read", "it"]) == [("I", "NN"), ("read", "NN"), ("it", "NN")]

@@ -78,3 +78,9 @@ CASES = [
 @pytest.mark.parametrize(("text", "expected"), CASES)
 def test_normalize_rule(text: str, expected: str) -> None:
     assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [("1" * 40, "too large"), ("$,5", "cannot read the amount")])
+def test_unreadable_numbers_are_value_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        normalize(text)

@@ -67,7 +67,12 @@ def _inflect() -> Any:
 
 
 def _say(number: int | str, **options: Any) -> str:
-    return str(_inflect().number_to_words(number, **options))
+    import inflect
+
+    try:
+        return str(_inflect().number_to_words(number, **options))
+    except inflect.NumOutOfRangeError:
+        raise ValueError(f"the number {number} is too large to read out; write it in words") from None
 
 
 def _numbered_item(m: re.Match[str]) -> str:
@@ -109,8 +114,13 @@ def _money(amount: str, units: tuple[str, str, str, str]) -> str:
     parts = amount.split(".")
     if len(parts) > 2:
         return f"{amount} {many}"
-    whole = int(parts[0]) if parts[0] else 0
-    fraction = int(parts[1].ljust(2, "0")) if len(parts) > 1 and parts[1] else 0
+    try:
+        whole = int(parts[0]) if parts[0] else 0
+        fraction = int(parts[1].ljust(2, "0")) if len(parts) > 1 and parts[1] else 0
+    except ValueError:
+        raise ValueError(
+            f"cannot read the amount {amount!r}; write it as digits with one decimal point"
+        ) from None
     whole_words = f"{whole} {one if whole == 1 else many}"
     fraction_words = f"{fraction} {sub_one if fraction == 1 else sub_many}"
     if whole and fraction:
