@@ -1,0 +1,165 @@
+"""Stage 2: fine-tune the GPT (Text2SemanticDecoder) with teacher-forced cross-entropy, as the original's forward.
+
+One loop: bucketed batches → (micro-batches on OOM) → autocast forward/backward with loss scaled for accumulation →
+unscale, clip, step every `accum` batches → checkpoint every `save_every` steps and at each epoch end. AdamW with linear
+warmup and cosine decay replaces the original's ScaledAdam. Resuming restores weights, optimizer, scheduler, scaler,
+RNG and the position inside the epoch, so an interrupted run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from timbre.models.gpt import Text2SemanticDecoder
+from timbre.train.checkpoints import CheckpointManager
+from timbre.train.data import GPTBatch, GPTItem, collate_gpt
+from timbre.train.distributed import all_reduce_mean
+from timbre.train.loop import (
+    Position,
+    RunConfig,
+    make_loader,
+    maybe_compile,
+    progress_bar,
+    restore_state,
+    save_state,
+    training_session,
+    unwrap,
+    wrap_ddp,
+)
+from timbre.train.lora import LoRAConfig, apply_lora, lora_parameters, merge_lora
+from timbre.train.metrics import MetricsLogger
+from timbre.train.oom import OomBackoff
+
+
+@dataclass(frozen=True)
+class GPTTrainConfig:
+    lr: float = 1e-4
+    lr_end_ratio: float = 0.1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.95)
+    lora: LoRAConfig | None = None
+
+
+class _Items(Dataset[GPTItem]):
+    def __init__(self, items: Sequence[GPTItem]) -> None:
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> GPTItem:
+        return self.items[i]
+
+
+def lr_lambda(total_steps: int, cfg: GPTTrainConfig) -> Any:
+    warmup = max(1, int(total_steps * cfg.warmup_ratio))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return cfg.lr_end_ratio + (1 - cfg.lr_end_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def train_gpt(
+    model: Text2SemanticDecoder, items: Sequence[GPTItem], run: RunConfig, cfg: GPTTrainConfig | None = None
+) -> Text2SemanticDecoder:
+    """Fine-tune `model` in place on `items`; returns the trained model (LoRA merged, on CPU, eval mode)."""
+    cfg = cfg or GPTTrainConfig()
+    if not items:
+        raise ValueError("no GPT training items: the dataset has no usable segments")
+    with training_session(run) as (env, device, amp):
+        model.to(device).train()
+        if cfg.lora is not None:
+            apply_lora(model, cfg.lora)
+        params = (
+            lora_parameters(model)
+            if cfg.lora is not None
+            else [p for p in model.parameters() if p.requires_grad]
+        )
+        net = maybe_compile(wrap_ddp(model, env, device), run)
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        lengths = [len(it.phone_ids) + len(it.semantic) for it in items]
+        sampler, loader = make_loader(_Items(items), lengths, run, env, collate_gpt, device)
+        total_steps = max(1, run.epochs * math.ceil(len(sampler) / run.accum))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg))
+        scaler = amp.grad_scaler()
+        backoff = OomBackoff()
+        ckpts = CheckpointManager(run.out_dir / "checkpoints" / "gpt", keep=run.keep_last)
+        modules = {"gpt": model}
+        states = {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
+        pos = restore_state(ckpts, modules, states, backoff) if run.resume else Position()
+        metrics = MetricsLogger(
+            run.out_dir, "gpt", tensorboard=env.is_main, resume_step=pos.step if run.resume else None
+        )
+
+        def micro_step(batch: GPTBatch, weight: float) -> tuple[float, float]:
+            batch = GPTBatch(*(t.to(device, non_blocking=True) for t in batch))
+            with amp.autocast():
+                out = net(
+                    batch.phone_ids, batch.phone_lens, batch.semantic_ids, batch.semantic_lens, batch.bert
+                )
+            tokens = int((batch.semantic_lens + 1).sum())  # targets incl. the EOS after each sequence
+            loss = out.loss.float() / tokens
+            scaler.scale(loss * weight / run.accum).backward()
+            return loss.item() * weight, out.acc.item() * weight
+
+        with progress_bar(run.progress and env.is_main) as bar:
+            task = bar.add_task(
+                "GPT", total=run.epochs * len(sampler), completed=pos.epoch * len(sampler), metrics=""
+            )
+            bar.advance(task, pos.batch_in_epoch)
+            for epoch in range(pos.epoch, run.epochs):
+                sampler.set_epoch(epoch, skip=pos.batch_in_epoch)
+                pending = 0
+                for batch in loader():
+                    parts = backoff.run(batch, micro_step, reset=optimizer.zero_grad)
+                    loss = sum(p[0] for p in parts)
+                    acc = sum(p[1] for p in parts)
+                    pos.batch_in_epoch += 1
+                    pending += 1
+                    bar.advance(task)
+                    if pending < run.accum and pos.batch_in_epoch < len(sampler) + sampler.skip:
+                        continue
+                    pending = 0
+                    scaler.unscale_(optimizer)
+                    grad_norm = torch.nn.utils.clip_grad_norm_(params, run.grad_clip or float("inf"))
+                    scaler.step(optimizer)
+                    scaler.update()
+                    optimizer.zero_grad(set_to_none=True)
+                    scheduler.step()
+                    pos.step += 1
+                    if pos.step % run.log_every == 0:
+                        mean_loss = float(all_reduce_mean(torch.tensor(loss)))
+                        values = {
+                            "loss": mean_loss,
+                            "top3_acc": acc,
+                            "grad_norm": float(grad_norm),
+                            "lr": scheduler.get_last_lr()[0],
+                        }
+                        if env.is_main:
+                            metrics.log(pos.step, values)
+                        bar.update(task, metrics=f"loss {mean_loss:.3f} acc {acc:.2f}")
+                    if run.save_every and pos.step % run.save_every == 0 and env.is_main:
+                        save_state(ckpts, pos, modules, states, backoff)
+                    if run.on_step is not None:
+                        run.on_step(pos.step)
+                pos.epoch, pos.batch_in_epoch = epoch + 1, 0
+                if env.is_main:
+                    save_state(ckpts, pos, modules, states, backoff)
+        if env.is_main:
+            metrics.plot()
+        metrics.close()
+    trained = unwrap(net)
+    if cfg.lora is not None:
+        merge_lora(trained)
+    return trained.cpu().eval()  # type: ignore[return-value]

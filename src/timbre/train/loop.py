@@ -1,0 +1,187 @@
+"""What both training loops share: the run settings, device/DDP/AMP set-up, resume state and the progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+
+from timbre.train.bucketing import BucketBatchSampler, BucketConfig
+from timbre.train.checkpoints import CheckpointManager, rng_state, set_rng_state
+from timbre.train.distributed import DistEnv, distributed
+from timbre.train.oom import OomBackoff
+from timbre.train.precision import AmpPolicy, enable_tf32
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Settings every training stage takes (the model-specific ones live in each trainer's config)."""
+
+    out_dir: Path
+    epochs: int = 8
+    max_frames: int = 8_000  # bucket budget: padded length × batch size per step
+    max_batch: int = 8
+    accum: int = 1  # gradient accumulation (batches per optimizer step)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16 falls back to bf16 on CPU)
+    grad_clip: float | None = 1.0
+    save_every: int = 0  # optimizer steps between checkpoints (0: at epoch ends only)
+    keep_last: int = 3
+    seed: int = 1234
+    num_workers: int = 0
+    compile: bool = False
+    resume: bool = False
+    device: str = "auto"
+    log_every: int = 1
+    progress: bool = True
+    on_step: Callable[[int], None] | None = field(
+        default=None, compare=False
+    )  # called after each optimizer step
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.accum < 1 or self.max_batch < 1 or self.max_frames < 1:
+            raise ValueError("epochs, accum, max_batch and max_frames must all be at least 1")
+
+
+@dataclass
+class Position:
+    """Where the run is: epoch, batches consumed in that epoch, optimizer steps so far."""
+
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    step: int = 0
+
+
+def resolve_device(run: RunConfig, env: DistEnv) -> torch.device:
+    if run.device == "auto":
+        return env.device()
+    device = torch.device(run.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA GPU is available")
+    return device
+
+
+@contextmanager
+def training_session(run: RunConfig) -> Iterator[tuple[DistEnv, torch.device, AmpPolicy]]:
+    env = DistEnv.from_environ()
+    device = resolve_device(run, env)
+    enable_tf32()
+    torch.manual_seed(run.seed + env.rank)
+    with distributed(env, device):
+        yield env, device, AmpPolicy.create(run.precision, device)
+
+
+def wrap_ddp(model: nn.Module, env: DistEnv, device: torch.device) -> nn.Module:
+    if not env.is_distributed:
+        return model
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+
+
+def maybe_compile(model: nn.Module, run: RunConfig) -> nn.Module:
+    if not run.compile:
+        return model
+    try:
+        return torch.compile(model)  # type: ignore[return-value]
+    except Exception as exc:  # noqa: BLE001  (compile is an optional speed-up)
+        import warnings
+
+        warnings.warn(f"torch.compile unavailable ({exc}); training without it", stacklevel=2)
+        return model
+
+
+def make_loader(
+    dataset: Dataset[Any],
+    lengths: Sequence[int],
+    run: RunConfig,
+    env: DistEnv,
+    collate: Callable[[list[Any]], Any],
+    device: torch.device,
+) -> tuple[BucketBatchSampler, Callable[[], DataLoader[Any]]]:
+    """The bucketed sampler and a DataLoader factory. Each loader has its own seeded generator: creating one must
+    not draw from the global RNG, or a resumed run would diverge from an uninterrupted one."""
+    sampler = BucketBatchSampler(
+        lengths, BucketConfig(run.max_frames, run.max_batch), run.seed, env.rank, env.world_size
+    )
+
+    def loader() -> DataLoader[Any]:
+        return DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=collate,
+            num_workers=run.num_workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=False,
+            generator=torch.Generator().manual_seed(run.seed * 7919 + sampler.epoch),
+        )
+
+    return sampler, loader
+
+
+def save_state(
+    ckpts: CheckpointManager,
+    pos: Position,
+    modules: Mapping[str, nn.Module],
+    optimizers: Mapping[str, Any],
+    backoff: OomBackoff,
+) -> None:
+    state: dict[str, Any] = {
+        "position": {"epoch": pos.epoch, "batch_in_epoch": pos.batch_in_epoch, "step": pos.step},
+        "rng": rng_state(),
+        "micro_splits": backoff.splits,
+    }
+    for name, module in modules.items():
+        state[f"model.{name}"] = unwrap(module).state_dict()
+    for name, opt in optimizers.items():
+        state[f"state.{name}"] = opt.state_dict()
+    ckpts.save(pos.step, state)
+
+
+def restore_state(
+    ckpts: CheckpointManager,
+    modules: Mapping[str, nn.Module],
+    optimizers: Mapping[str, Any],
+    backoff: OomBackoff,
+) -> Position:
+    state = ckpts.load_latest()
+    if state is None:
+        return Position()
+    for name, module in modules.items():
+        unwrap(module).load_state_dict(state[f"model.{name}"])
+    for name, opt in optimizers.items():
+        opt.load_state_dict(state[f"state.{name}"])
+    set_rng_state(state["rng"])
+    backoff.splits = int(state.get("micro_splits", 1))
+    return Position(**state["position"])
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    inner = getattr(module, "module", module)  # DDP
+    return getattr(inner, "_orig_mod", inner)  # torch.compile
+
+
+def progress_bar(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[metrics]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=False,
+    )

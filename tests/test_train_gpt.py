@@ -1,0 +1,92 @@
+"""GPT trainer: learns, survives SIGKILL + resume with identical weights, recovers from an injected OOM, LoRA."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tests.helpers.tiny_train import run_tiny_gpt, tiny_gpt, tiny_gpt_items
+
+from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
+from timbre.train.loop import RunConfig
+from timbre.train.lora import LoRAConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run_script(out: Path, *args: str) -> int:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.helpers.tiny_train", str(out), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return proc.returncode
+
+
+def test_loss_goes_down_and_outputs_are_written(tmp_path: Path) -> None:
+    model = run_tiny_gpt(tmp_path, resume=False, epochs=6)
+    rows = [r for r in (tmp_path / "gpt.csv").read_text().splitlines()[1:]]
+    losses = [float(r.split(",")[1]) for r in rows]
+    assert losses[-1] < losses[0]
+    assert (tmp_path / "gpt_losses.png").exists()
+    assert not model.training
+
+
+@pytest.mark.slow
+def test_sigkill_and_resume_reach_the_same_weights(tmp_path: Path) -> None:
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert _run_script(straight, "plain") == 0
+    assert (
+        _run_script(killed, "kill", "5") == -9
+    )  # SIGKILL right after optimizer step 5 (checkpoint at step 4)
+    assert not (killed / "final.pt").exists()
+    assert _run_script(killed, "resume") == 0
+    a = torch.load(straight / "final.pt", weights_only=True)
+    b = torch.load(killed / "final.pt", weights_only=True)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert (killed / "gpt.csv").read_text() == (straight / "gpt.csv").read_text()
+
+
+def test_injected_oom_is_retried_as_micro_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tiny_gpt()
+    original = type(model).forward
+    calls = {"n": 0}
+
+    def flaky(self, phone_ids, *args):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if phone_ids.shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+        return original(self, phone_ids, *args)
+
+    monkeypatch.setattr(type(model), "forward", flaky)
+    run = RunConfig(out_dir=tmp_path, epochs=1, max_frames=200, max_batch=4, progress=False)
+    train_gpt(model, tiny_gpt_items(), run)
+    state = torch.load(sorted((tmp_path / "checkpoints" / "gpt").glob("*.pt"))[-1], weights_only=True)
+    assert state["micro_splits"] >= 2
+
+
+def test_lora_fine_tune_merges_into_plain_weights(tmp_path: Path) -> None:
+    model = tiny_gpt()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    run = RunConfig(out_dir=tmp_path, epochs=2, max_frames=60, max_batch=4, progress=False)
+    trained = train_gpt(
+        model, tiny_gpt_items(), run, GPTTrainConfig(lr=1e-2, lora=LoRAConfig(rank=2, alpha=4))
+    )
+    after = trained.state_dict()
+    assert sorted(after) == sorted(before)
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed and all("linear" in k or "proj" in k for k in changed)
+
+
+def test_empty_dataset_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no GPT training items"):
+        train_gpt(tiny_gpt(), [], RunConfig(out_dir=tmp_path, progress=False))
