@@ -6,7 +6,7 @@ names allowed to be missing are the posterior encoder's (`enc_q.*`), which the o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +100,7 @@ def module_for_manifest(manifest: Mapping[str, Any]) -> nn.Module:
     """Build the module a reference manifest describes, from the config stored in it, on the meta device."""
     name = str(manifest.get("model", ""))
     config = manifest.get("config") or {}
+    build: Callable[[Mapping[str, Any]], nn.Module]
     if name.endswith("_SynthesizerTrn"):
         build = _sovits_module
     elif name.endswith("_MultiPeriodDiscriminator"):
