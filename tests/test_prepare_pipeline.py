@@ -159,6 +159,24 @@ def test_inputs_matched_to_list_by_name(recordings, tmp_path):
     assert any("two.ogg: no transcript" in w for w in manifest.warnings)
 
 
+def test_listed_clip_is_trimmed_but_never_loses_speech(tmp_path):
+    sr = 32000
+    clip, spans = concat_with_gaps(
+        [np.zeros(sr, np.float32), speech("heath_ledger.mp3", sr), speech("cate_blanch_2.mp3", sr)],
+        [0.0, 3.0, 1.5],
+        sr,
+    )
+    sf.write(tmp_path / "take.wav", clip, sr)
+    (tmp_path / "t.list").write_text("take.wav|s|EN|two sentences\n", encoding="utf-8")
+    config = PrepareConfig(
+        inputs=(), out_dir=tmp_path / "ds", speaker="s", lang="EN", transcripts=tmp_path / "t.list"
+    )
+    (seg,) = prepare_dataset(config).segments
+    assert 1.0 < seg.start < spans[1][0] + 0.5  # the leading second of silence is trimmed ...
+    assert seg.end > spans[2][1] - 0.5  # ... the sentence after the long pause is kept
+    assert seg.end < clip.size / sr - 0.9  # ... and most of the trailing silence is gone
+
+
 def test_bad_inputs_and_unsafe_outputs(recordings, tmp_path):
     def run(inputs, out, **kw):
         kw.setdefault("asr", "whisper:tiny.en")

@@ -21,7 +21,7 @@ import numpy as np
 from timbre.audio.denoise import denoise
 from timbre.audio.io import load_audio, resample, write_text, write_wav
 from timbre.audio.loudness import limit_peaks, normalize_loudness
-from timbre.audio.slicing import Segment, plan_segments
+from timbre.audio.slicing import Segment, plan_segments, speech_regions
 from timbre.audio.vad import speech_probabilities
 from timbre.audio.validate import AudioValidationError, validate_signal, validate_speech
 from timbre.prepare.config import SAMPLE_RATE, PrepareConfig
@@ -35,6 +35,8 @@ from timbre.prepare.manifest import (
 )
 from timbre.prepare.sources import Job, claim_output_dir, collect_jobs
 from timbre.prepare.transcripts import ASR_RATE, WhisperTranscriber, format_list_line
+
+TRIM_MARGIN_SECONDS = 0.3  # silence kept around the speech of a clip that comes with its transcript
 
 
 class PrepareProgress(NamedTuple):
@@ -87,16 +89,23 @@ def _fingerprint(job: Job, config: PrepareConfig) -> str:
 
 
 def _plan(job: Job, wav: np.ndarray, config: PrepareConfig) -> tuple[list[Segment], list[str]]:
-    """Segments of one source: VAD slicing, or, with a given transcript, the whole clip trimmed to its speech."""
-    plan = plan_segments(wav, SAMPLE_RATE, speech_probabilities(wav, SAMPLE_RATE), config.slicing)
-    validate_speech(plan.speech_seconds, job.path, config.validation)
-    if not plan.segments:
-        raise AudioValidationError(
-            job.path, "no usable speech segment found; check the recording or remove it"
-        )
+    """Segments of one source: VAD slicing, or, with a given transcript, the whole clip with its leading and
+    trailing silence trimmed (never its speech: every detected region is kept, with a margin)."""
+    probs = speech_probabilities(wav, SAMPLE_RATE)
     if job.text is None:
+        plan = plan_segments(wav, SAMPLE_RATE, probs, config.slicing)
+        validate_speech(plan.speech_seconds, job.path, config.validation)
+        if not plan.segments:
+            raise AudioValidationError(
+                job.path, "no usable speech segment found; check the recording or remove it"
+            )
         return plan.segments, plan.warnings
-    whole = Segment(plan.segments[0].start, plan.segments[-1].end, False)
+    regions = speech_regions(probs, SAMPLE_RATE, wav.size, config.slicing)
+    validate_speech(sum(e - s for s, e in regions) / SAMPLE_RATE, job.path, config.validation)
+    if not regions:
+        raise AudioValidationError(job.path, "no speech found; check the recording or remove it")
+    margin = int(TRIM_MARGIN_SECONDS * SAMPLE_RATE)
+    whole = Segment(max(0, regions[0][0] - margin), min(wav.size, regions[-1][1] + margin), False)
     warnings = []
     seconds = (whole.end - whole.start) / SAMPLE_RATE
     if seconds > config.slicing.max_seconds:
