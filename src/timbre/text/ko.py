@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
 from functools import cache
 from typing import Any
 
@@ -85,11 +86,27 @@ def normalize(text: str) -> str:
     return text
 
 
+class _NoPronunciations:
+    """Stands in for the CMU dictionary g2pk2 loads (3 s): Latin letters are spelled out before g2pk2 runs, so
+    its English-word step never finds a word to look up."""
+
+    @staticmethod
+    def dict() -> dict[str, list[list[str]]]:
+        return {}
+
+
 @cache
 def _g2pk2() -> Any:
     """One g2pk2 converter; its constructor prints "mecab installed", which must not reach stdout."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return g2pk2_cls()()
+    g2p_cls = g2pk2_cls()
+    module = sys.modules[g2p_cls.__module__]
+    saved = module.cmudict
+    module.cmudict = _NoPronunciations
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return g2p_cls()
+    finally:
+        module.cmudict = saved
 
 
 def spell_latin(text: str) -> str:
