@@ -99,7 +99,7 @@ class _NoPronunciations:
 def _g2pk2() -> Any:
     """One g2pk2 converter; its constructor prints "mecab installed", which must not reach stdout."""
     g2p_cls = g2pk2_cls()
-    module = sys.modules[g2p_cls.__module__]
+    module: Any = sys.modules[g2p_cls.__module__]
     saved = module.cmudict
     module.cmudict = _NoPronunciations
     try:
