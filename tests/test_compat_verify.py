@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from timbre.cli import app
+from timbre.compat import verify as verify_module
 from timbre.compat.vectors import ArrayCheck, VectorSet, compare
 from timbre.compat.verify import DEFAULT_CHECKS, verify_dir
 
@@ -131,12 +132,31 @@ def test_cli_unchecked_set_exits_non_zero(tmp_path: Path) -> None:
     assert lines[-1] == "0 passed, 1 failed"
 
 
+def test_cli_passes_with_a_registered_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verify_module, "DEFAULT_CHECKS", {"fake_set": _echo_check([])})
+    result = CliRunner().invoke(app, ["compat", "verify", str(_fake_root(tmp_path))])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_cli_prints_error_text_with_brackets_verbatim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(vs: VectorSet) -> list[ArrayCheck]:
+        raise ValueError("shape [batch, T] vs [/bold] mismatch")
+
+    monkeypatch.setattr(verify_module, "DEFAULT_CHECKS", {"fake_set": crash})
+    result = CliRunner().invoke(app, ["compat", "verify", str(_fake_root(tmp_path))])
+    assert result.exit_code == 1 and "shape [batch, T] vs [/bold] mismatch" in result.output
+
+
 def test_cli_refuses_a_folder_without_vectors(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["compat", "verify", str(tmp_path)])
     assert result.exit_code != 0 and "vectors_seed" in str(result.exception)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.skipif(
     any(importlib.util.find_spec(name) is None for name in CHECK_MODULES),
     reason=f"check modules not all written yet ({', '.join(CHECK_MODULES)})",
@@ -147,7 +167,7 @@ def test_verify_reference_vectors_end_to_end(compat_dir: Path) -> None:
         [sys.executable, "-m", "timbre", "compat", "verify", str(compat_dir)],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1700,
         check=False,
     )
     lines = done.stdout.strip().splitlines()

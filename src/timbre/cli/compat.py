@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from timbre.cli._app import app, console
+
+if TYPE_CHECKING:
+    from timbre.compat.verify import SetResult
 
 compat_app = typer.Typer(
     help="Compatibility with the original GPT-SoVITS: checkpoints and reference vectors."
@@ -16,14 +20,14 @@ compat_app = typer.Typer(
 app.add_typer(compat_app, name="compat")
 
 
-def _print_result(result) -> None:  # SetResult
+def _print_result(result: SetResult) -> None:
     status = "[green]PASS[/]" if result.ok else "[bold red]FAIL[/]"
     worst = "-" if math.isnan(result.worst) else f"{result.worst:.3g}"
     unit = "keys" if result.name.startswith("manifests/") else "arrays"
     worst_label = "problems" if unit == "keys" else "worst err"
-    line = f"{status}  {result.name:<48} {result.n_arrays:>4} {unit:<6} {worst_label} {worst:<9} {result.seconds:5.1f}s"
+    line = f"{status}  {escape(f'{result.name:<48}')} {result.n_arrays:>4} {unit:<6} {worst_label} {worst:<9} {result.seconds:5.1f}s"
     if result.detail:
-        line += f"  [dim]{result.detail}[/]"
+        line += f"  [dim]{escape(result.detail)}[/]"
     console.print(line, soft_wrap=True, highlight=False)
 
 
@@ -55,11 +59,11 @@ def inspect(
     ckpt = load_checkpoint(path)
     n_params = sum(t.numel() for t in ckpt.state_dict.values())
     dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in ckpt.state_dict.values()})
-    console.print(f"[bold]{path}[/]", highlight=False)
-    console.print(f"  {ckpt.detected or (ckpt.kind + ' ' + ckpt.version)}", highlight=False)
+    console.print(f"[bold]{escape(str(path))}[/]", highlight=False)
+    console.print(f"  {ckpt.detected or (ckpt.kind + ' ' + ckpt.version)}", markup=False, highlight=False)
     console.print(f"  {len(ckpt.state_dict)} tensors, {n_params:,} values, dtype {', '.join(dtypes)}")
     if ckpt.info:
-        console.print(f"  info: {ckpt.info}", highlight=False)
+        console.print(f"  info: {ckpt.info}", markup=False, highlight=False)
     model_cfg = ckpt.config.get("model", {})
     shown = (
         "version",
@@ -71,7 +75,7 @@ def inspect(
     )
     summary = ", ".join(f"{k}={model_cfg[k]}" for k in shown if k in model_cfg)
     if summary:
-        console.print(f"  model: {summary}", highlight=False)
+        console.print(f"  model: {summary}", markup=False, highlight=False)
 
 
 @compat_app.command("convert")
@@ -103,4 +107,4 @@ def convert(
             f"cannot write a {ckpt.kind} checkpoint as {target.suffix or 'a file without suffix'}: "
             "use .safetensors, .pth for SoVITS or .ckpt for GPT"
         )
-    console.print(f"wrote {written} ({ckpt.kind} {ckpt.version})", highlight=False)
+    console.print(f"wrote {written} ({ckpt.kind} {ckpt.version})", markup=False, highlight=False)
