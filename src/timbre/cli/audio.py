@@ -66,25 +66,28 @@ def prepare(
         TextColumn("[dim]{task.fields[detail]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("sources", total=None, detail="")
+    bar = Progress(*columns, console=console)
+    task = bar.add_task("sources", total=None, detail="")
 
-        def show(event: PrepareProgress) -> None:
-            name = Path(event.source).name
-            if event.stage == "source":
-                detail = f"{name}: reading"
-            elif event.stage == "segment":
-                detail = f"{name}: segment {event.segments_done}/{event.segments_total}"
-            elif event.stage == "skip":
-                detail = f"{name}: already done"
-            else:
-                detail = "writing dataset.list and dataset.json"
-            done = (
-                event.source_count if event.stage == "done" else event.source_index + (event.stage == "skip")
-            )
-            bar.update(task, total=event.source_count, completed=done, detail=detail)
+    def show(event: PrepareProgress) -> None:  # the bar appears with the first event, after the input checks
+        if not bar.live.is_started:
+            bar.start()
+        name = Path(event.source).name
+        if event.stage == "source":
+            detail = f"{name}: reading"
+        elif event.stage == "segment":
+            detail = f"{name}: segment {event.segments_done}/{event.segments_total}"
+        elif event.stage == "skip":
+            detail = f"{name}: already done"
+        else:
+            detail = "wrote dataset.list and dataset.json"
+        done = event.source_count if event.stage == "done" else event.source_index + (event.stage == "skip")
+        bar.update(task, total=event.source_count, completed=done, detail=detail)
 
+    try:
         manifest = prepare_dataset(config, progress=show)
+    finally:
+        bar.stop()
     for warning in manifest.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(
