@@ -68,6 +68,15 @@ def test_seed_comes_from_the_index_when_the_sidecar_has_none(tmp_path: Path) -> 
     assert seen[0].seed == 11
 
 
+def test_seed_falls_back_to_the_folder_name(tmp_path: Path) -> None:
+    root = _fake_root(tmp_path, seed=5, sidecar_seed=None)
+    index_path = root / "vectors_seed5/index_seed5.json"
+    index_path.write_text(json.dumps({"params": {}, "vectors": {"fake_set": {"file": "fake_set.npz"}}}), "utf-8")
+    seen: list[VectorSet] = []
+    verify_dir(root, checks={"fake_set": _echo_check(seen)})
+    assert seen[0].seed == 5
+
+
 def test_disagreeing_seeds_fail(tmp_path: Path) -> None:
     results = verify_dir(_fake_root(tmp_path, seed=7, sidecar_seed=3), checks={"fake_set": _echo_check([])})
     assert not results[0].ok and "seeds disagree" in results[0].detail

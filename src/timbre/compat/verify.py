@@ -75,21 +75,21 @@ def _array_result(name: str, checks: list[ArrayCheck], seconds: float) -> SetRes
 
 
 def _resolve_seed(folder: Path, index: Mapping[str, Any], name: str, sidecar: Mapping[str, Any]) -> int:
-    """The weight seed of a set: sidecar, index entry, index, folder name must agree wherever they say something."""
+    """The weight seed of a set: the sidecar, the index entry and the index must agree wherever they state one.
+
+    The folder name (`vectors_seed<S>`) is used only when no file records a seed.
+    """
     entry = (index.get("vectors") or {}).get(name) or {}
-    match = _SEED_DIR.match(folder.name)
-    stated = {
-        "sidecar": sidecar.get("seed"),
-        "index entry": entry.get("seed"),
-        "index": index.get("seed"),
-        "folder name": int(match.group(1)) if match else None,
-    }
+    stated = {"sidecar": sidecar.get("seed"), "index entry": entry.get("seed"), "index": index.get("seed")}
     seeds = {where: int(value) for where, value in stated.items() if value is not None}
-    if not seeds:
-        raise TimbreError("no seed recorded in the sidecar, the index or the folder name")
     if len(set(seeds.values())) > 1:
         raise TimbreError(f"the recorded seeds disagree: {seeds}")
-    return next(iter(seeds.values()))
+    if seeds:
+        return next(iter(seeds.values()))
+    match = _SEED_DIR.match(folder.name)
+    if match is None:
+        raise TimbreError("no seed recorded in the sidecar, the index or the folder name")
+    return int(match.group(1))
 
 
 def _run_set(
