@@ -131,6 +131,12 @@ def test_errors() -> None:
     assert text_normalize("abc") == ""
 
 
+def test_mixed_normalization_keeps_latin_letters() -> None:
+    # hand-derived: 3张 is a counted amount (张 is a measure word); letters survive only with keep_latin
+    assert text_normalize("我用iPhone拍了3张照片", keep_latin=True) == "我用iPhone拍了三张照片"
+    assert text_normalize("我用iPhone拍了3张照片") == "我用拍了三张照片"
+
+
 def test_g2pw_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="g2pW"):
         zh.g2p("你好", g2pw_dir=tmp_path / "missing")

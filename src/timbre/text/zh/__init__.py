@@ -4,6 +4,9 @@
 - `g2p(norm_text, g2pw_dir=None)` → (phones, word2ph) with v2 symbol names; with `g2pw_dir` the
   g2pW polyphone model (ONNX) picks character readings like the original's g2pW path.
 - `clean(text)` → both, plus the original cleaner's special pauses ("￥" → SP2, "^" → SP3).
+  Use `clean` for output identical to the original's `clean_text(text, "zh", "v2")`.
+- `text_normalize(text, keep_latin=False)` → the raw normalizer (no special pauses, may be "");
+  `keep_latin=True` is the original's `mix_text_normalize`.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from timbre.text.zh.g2p import pypinyin_g2p
-from timbre.text.zh.normalize import PUNCTUATION, normalize, special_pause
+from timbre.text.zh.normalize import PUNCTUATION, normalize, special_pause, text_normalize
 
-__all__ = ["ZhCleaned", "clean", "g2p", "normalize"]
+__all__ = ["ZhCleaned", "clean", "g2p", "normalize", "special_pause", "text_normalize"]
 
 
 class ZhCleaned(NamedTuple):

@@ -102,6 +102,7 @@ _PUNCT_MAP = {
 }
 _PUNCT_PATTERN = re.compile("|".join(re.escape(p) for p in _PUNCT_MAP))
 _NOT_KEPT = re.compile(r"[^\u4e00-\u9fa5" + re.escape(PUNCTUATION) + r"]+")
+_NOT_KEPT_MIXED = re.compile(r"[^\u4e00-\u9fa5A-Za-z" + re.escape(PUNCTUATION) + r"]+")
 _REPEATED_PUNCT = re.compile(f"([{re.escape(PUNCTUATION)}])([{re.escape(PUNCTUATION)}])+")
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
@@ -159,15 +160,19 @@ def normalize_clause(clause: str) -> str:
     return _LATE_DROP.sub("", s)
 
 
-def _map_punctuation(clause: str) -> str:
+def _map_punctuation(clause: str, keep_latin: bool = False) -> str:
     clause = clause.replace("嗯", "恩").replace("呣", "母")
     clause = _PUNCT_PATTERN.sub(lambda m: _PUNCT_MAP[m.group()], clause)
-    return _NOT_KEPT.sub("", clause)
+    return (_NOT_KEPT_MIXED if keep_latin else _NOT_KEPT).sub("", clause)
 
 
-def text_normalize(text: str) -> str:
-    """The original's zh `text_normalize` (no special-pause handling); may return ""."""
-    joined = "".join(_map_punctuation(normalize_clause(c)) for c in _clauses(text))
+def text_normalize(text: str, keep_latin: bool = False) -> str:
+    """The original's zh `text_normalize` (no special-pause handling); may return "".
+
+    `keep_latin=True` is the original's `mix_text_normalize` (ASCII letters are kept), which its
+    inference uses for all-Chinese input that contains Latin letters.
+    """
+    joined = "".join(_map_punctuation(normalize_clause(c), keep_latin) for c in _clauses(text))
     return _REPEATED_PUNCT.sub(r"\1", joined)
 
 
