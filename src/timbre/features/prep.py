@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import soxr
 
 from timbre.errors import TimbreError
 
@@ -44,8 +45,6 @@ def blend_scale(audio: np.ndarray, scale: float, peak: float) -> np.ndarray:
 
 def training_audio(audio32k: np.ndarray) -> TrainingAudio:
     """Scale a 32 kHz mono segment as the original's preparation does; ValueError for silent or clipped-hot audio."""
-    import librosa
-
     peak = float(np.abs(audio32k).max()) if audio32k.size else 0.0
     if peak == 0.0:
         raise TimbreError("the segment is silent (peak 0); remove it from the .list")
@@ -55,7 +54,8 @@ def training_audio(audio32k: np.ndarray) -> TrainingAudio:
         )
     x = audio32k.astype(np.float32)
     pcm = np.clip(blend_scale(x, INT16_SCALE, peak), -32768, 32767).astype(np.int16)
-    hubert = librosa.resample(
-        blend_scale(x, HUBERT_SCALE, peak), orig_sr=TRAIN_SAMPLE_RATE, target_sr=HUBERT_SAMPLE_RATE
+    # librosa.resample's default (what the original calls) is soxr at "soxr_hq"; calling soxr directly is identical
+    hubert = soxr.resample(
+        blend_scale(x, HUBERT_SCALE, peak), TRAIN_SAMPLE_RATE, HUBERT_SAMPLE_RATE, quality="soxr_hq"
     )
     return TrainingAudio(pcm, np.ascontiguousarray(hubert, dtype=np.float32))
