@@ -205,8 +205,8 @@ class _Converter(UltimateConverter):  # type: ignore[misc]
         readings = self._model(phrase)
         result: list[list[str]] = []
         for char, reading in zip(phrase, readings, strict=True):
-            if reading is None:
-                result.extend(UltimateConverter.convert(self, char, Style.TONE, heteronym, errors, strict))
+            if reading is None:  # no model reading: pypinyin's own reading of the character
+                result.extend(super()._phrase_pinyin(char, Style.TONE, heteronym, errors, strict))
             else:
                 result.append([to_tone(reading)])
         return result
