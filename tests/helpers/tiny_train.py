@@ -75,3 +75,81 @@ if __name__ == "__main__":
         out_dir, resume=(mode == "resume"), kill_at=int(sys.argv[3]) if mode == "kill" else None
     )
     torch.save(model.state_dict(), out_dir / "final.pt")
+
+
+def tiny_sovits_config(version: str = "v2"):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from timbre.models.sovits import SoVITSConfig
+
+    return replace(
+        SoVITSConfig.for_version(version),
+        filter_channels=64,
+        n_layers=1,
+        upsample_rates=(10, 8, 8),
+        upsample_kernel_sizes=(20, 16, 16),
+        upsample_initial_channel=32,
+        resblock_kernel_sizes=(3,),
+        resblock_dilation_sizes=((1, 3),),
+        n_layers_q=1,
+        segment_size_samples=640 * 8,
+    )
+
+
+def tiny_sovits_items(n: int = 4, seed: int = 0):  # type: ignore[no-untyped-def]
+    from timbre.audio.spectrogram import linear_spectrogram
+    from timbre.train.data import SoVITSItem
+
+    g = torch.Generator().manual_seed(seed)
+    items = []
+    for i in range(n):
+        frames = 20 + 4 * i
+        t = torch.arange(frames * 640) / 32000
+        wav = 0.3 * torch.sin(2 * torch.pi * (120 + 20 * i) * t) + 0.01 * torch.randn(
+            frames * 640, generator=g
+        )
+        spec = linear_spectrogram(wav[None])[0]
+        items.append(
+            SoVITSItem(
+                torch.randn(768, frames, generator=g), spec, wav, torch.randint(1, 700, (6 + i,), generator=g)
+            )
+        )
+    return items
+
+
+class TinyDiscriminator(torch.nn.Module):
+    """Two small period/scale critics returning the same structure as the real multi-period discriminator."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.ModuleList(
+            [torch.nn.Conv1d(1, 4, 15, 4, padding=7), torch.nn.Conv1d(4, 1, 3, padding=1)]
+        )
+        self.period = torch.nn.ModuleList(
+            [
+                torch.nn.Conv2d(1, 4, (5, 1), (3, 1), padding=(2, 0)),
+                torch.nn.Conv2d(4, 1, (3, 1), padding=(1, 0)),
+            ]
+        )
+
+    def _run(self, layers: torch.nn.ModuleList, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        fmaps = []
+        for i, layer in enumerate(layers):
+            x = layer(x)
+            if i < len(layers) - 1:
+                x = torch.nn.functional.leaky_relu(x, 0.1)
+            fmaps.append(x)
+        return x.flatten(1), fmaps
+
+    def forward(self, y: torch.Tensor, y_hat: torch.Tensor):  # type: ignore[no-untyped-def]
+        from timbre.models.discriminators import DiscriminatorOutput
+
+        scores_r, scores_g, fm_r, fm_g = [], [], [], []
+        for x, scores, fmaps in ((y, scores_r, fm_r), (y_hat, scores_g, fm_g)):
+            s, f = self._run(self.scale, x)
+            scores.append(s)
+            fmaps.append(f)
+            p, f = self._run(self.period, x.view(x.shape[0], 1, -1, 2))
+            scores.append(p)
+            fmaps.append(f)
+        return DiscriminatorOutput(scores_r, scores_g, fm_r, fm_g)

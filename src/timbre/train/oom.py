@@ -69,18 +69,32 @@ class OomBackoff:
     events: list[str] = field(default_factory=list)
 
     def run(self, batch: Any, step: Callable[[Any, float], Any], reset: Callable[[], None]) -> list[Any]:
-        n = batch_len(batch)
+        """Call `step` on each micro-batch in turn; returns their results."""
+        return self.run_parts([batch], lambda parts: [step(mb, w) for mb, w in parts], reset)
+
+    def run_parts(
+        self,
+        batches: Sequence[Any],
+        work: Callable[[list[tuple[Any, float]]], Any],
+        reset: Callable[[], None],
+    ) -> Any:
+        """Call `work` once with every micro-batch of `batches` and its weight (share of all their samples).
+
+        For loops that need all micro-batches at once (a GAN step updates D between two passes over them).
+        """
+        total = sum(batch_len(b) for b in batches)
+        smallest = min(batch_len(b) for b in batches)
         while True:
             try:
-                micro = split_batch(batch, self.splits)
-                return [step(mb, batch_len(mb) / n) for mb in micro]
+                parts = [mb for b in batches for mb in split_batch(b, self.splits)]
+                return work([(mb, batch_len(mb) / total) for mb in parts])
             except Exception as exc:
-                if not is_oom(exc) or self.splits >= min(self.max_splits, n):
+                if not is_oom(exc) or self.splits >= min(self.max_splits, smallest):
                     raise
                 reset()
                 _free_memory()
                 self.splits *= 2
-                self.events.append(f"out of memory at batch {n}: retrying as {self.splits} micro-batches")
+                self.events.append(f"out of memory at batch {total}: retrying as {self.splits} micro-batches")
                 if self.on_change is not None:
                     self.on_change(self.splits)
 
