@@ -42,7 +42,9 @@ def tiny_hubert(folder: Path, norm: str = "group", hidden: int = 24, seed: int =
     torch.manual_seed(seed)
     model = transformers.HubertModel(config).eval()
     model.save_pretrained(folder)
-    (folder / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True, "sampling_rate": 16000}))
+    (folder / "preprocessor_config.json").write_text(
+        json.dumps({"do_normalize": True, "sampling_rate": 16000})
+    )
     return folder
 
 
@@ -75,9 +77,10 @@ def test_single_clip_equals_transformers(extractor):
         torch.testing.assert_close(ours, reference(extractor.model, wav), atol=2e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("norm", ["group", "layer"])
-def test_batched_equals_unbatched(tmp_path, norm):
-    hubert = HubertExtractor.from_folder(tiny_hubert(tmp_path, norm))
+@pytest.mark.parametrize(("norm", "batch_conv"), [("group", True), ("group", False), ("layer", True)])
+def test_batched_equals_unbatched(tmp_path, norm, batch_conv):
+    """Batched == unbatched, with the conv front end run as one padded batch (GPU default) or item by item."""
+    hubert = HubertExtractor.from_folder(tiny_hubert(tmp_path, norm), HubertOptions(batch_conv=batch_conv))
     clips = waves(8000, 4500, 6173, 400, 3001)
     batched = hubert.run_batch(clips)
     for clip, features in zip(clips, batched, strict=True):

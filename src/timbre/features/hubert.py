@@ -5,9 +5,10 @@ dataset preparation and at inference, calls the model directly on the waveform â
 unit-variance normalization is bypassed (`normalize=False` here reproduces that; `normalize=True` applies it).
 
 Batches of different lengths are right-padded and masked so that every item equals its unbatched result: the
-`group`-norm first conv layer (HuBERT base) takes its statistics over the valid frames only, the valid frames of every
+`group`-norm first conv layer (HuBERT base) normalizes each item over its valid frames only, the valid frames of every
 unpadded conv depend only on valid samples, and the transformer gets the frame-level attention mask (transformers
-zeroes the padded frames before the positional convolution).
+zeroes the padded frames before the positional convolution). On CPU the conv front end runs item by item (batching
+it only costs cache there); the transformer always runs as one batch.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class HubertOptions:
     device: str = "cpu"
     precision: Precision = "fp32"  # fp16/bf16 run under autocast on CUDA only; weights stay fp32
     normalize: bool = False  # the original bypasses the feature extractor's normalization
+    batch_conv: bool | None = None  # conv front end as one batch; None: on GPU yes, on CPU item by item
 
 
 def inference_context(device: torch.device, precision: Precision) -> contextlib.ExitStack:
@@ -58,18 +60,11 @@ def inference_context(device: torch.device, precision: Precision) -> contextlib.
 
 
 def _masked_group_norm(h: torch.Tensor, lengths: torch.Tensor, norm: nn.GroupNorm) -> torch.Tensor:
-    """GroupNorm over time with statistics from the first `lengths[b]` frames of each item. h: [B, C, T]."""
-    batch, channels, frames = h.shape
-    groups = norm.num_groups
-    x = h.float().reshape(batch, groups, channels // groups, frames)
-    valid = (torch.arange(frames, device=h.device)[None, :] < lengths[:, None]).to(x.dtype)[:, None, None, :]
-    count = valid.sum(dim=(2, 3), keepdim=True) * (channels // groups)
-    mean = (x * valid).sum(dim=(2, 3), keepdim=True) / count
-    var = ((x - mean).square() * valid).sum(dim=(2, 3), keepdim=True) / count
-    x = ((x - mean) * torch.rsqrt(var + norm.eps)).reshape(batch, channels, frames)
-    if norm.affine:
-        x = x * norm.weight.float()[None, :, None] + norm.bias.float()[None, :, None]
-    return x.to(h.dtype)
+    """GroupNorm of each item's first `lengths[b]` frames (the padding stays zero). h: [B, C, T]."""
+    out = torch.zeros_like(h)
+    for i, n in enumerate(lengths.tolist()):
+        out[i, :, :n] = norm(h[i : i + 1, :, :n])[0]
+    return out
 
 
 class HubertExtractor:
@@ -152,8 +147,26 @@ class HubertExtractor:
         return (wavs - mean) / torch.sqrt(var + 1e-7) * valid
 
     def _conv_features(self, wavs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The convolutional front end -> ([B, C_conv, T50], frames), as one batch or item by item."""
+        batch_conv = self.options.batch_conv
+        if batch_conv is None:
+            batch_conv = self.device.type != "cpu"
+        if batch_conv or len(wavs) == 1:
+            return self._conv_stack(wavs, lengths)
+        items = [
+            self._conv_stack(wavs[i : i + 1, : int(n)], lengths[i : i + 1])[0][0]
+            for i, n in enumerate(lengths)
+        ]
+        frames = torch.tensor([x.shape[-1] for x in items], device=self.device)
+        h = items[0].new_zeros(len(items), items[0].shape[0], int(frames.max()))
+        for row, x in zip(h, items, strict=True):
+            row[:, : x.shape[-1]] = x
+        return h, frames
+
+    def _conv_stack(self, wavs: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = wavs[:, None, :]  # [B, 1, T]
         frames = lengths
+        padded = bool((lengths < wavs.shape[1]).any())
         for layer, (kernel, stride) in zip(
             self.model.feature_extractor.conv_layers, self._conv_shapes, strict=True
         ):
@@ -161,7 +174,7 @@ class HubertExtractor:
             frames = torch.div(frames - kernel, stride, rounding_mode="floor") + 1
             norm = getattr(layer, "layer_norm", None)
             if isinstance(norm, nn.GroupNorm):
-                h = _masked_group_norm(h, frames, norm)
+                h = _masked_group_norm(h, frames, norm) if padded else norm(h)
             elif isinstance(norm, nn.LayerNorm):
                 h = norm(h.transpose(1, 2)).transpose(1, 2)
             h = layer.activation(h)
