@@ -94,7 +94,9 @@ def test_engine_serves_threads(roberta):
     results: dict[int, torch.Tensor] = {}
     with roberta.engine() as engine:
         threads = [
-            threading.Thread(target=lambda i=i: results.__setitem__(i, engine.submit(texts[i]).result(timeout=30)))
+            threading.Thread(
+                target=lambda i=i: results.__setitem__(i, engine.submit(texts[i]).result(timeout=30))
+            )
             for i in range(len(texts))
         ]
         for t in threads:
@@ -110,6 +112,9 @@ def test_word2ph_must_fit_the_text(roberta):
         roberta("你好，", [2, 2])
     with roberta.engine() as engine, pytest.raises(TimbreError):
         engine.submit(PhoneText("你好", (2,)))
+    with pytest.raises(TimbreError, match="more than RoBERTa's 62"):
+        roberta("你" * 63, [2] * 63)
+    assert roberta("你" * 62, [1] * 62).shape == (16, 62)
 
 
 def test_folder_errors(tmp_path, bert_dir):

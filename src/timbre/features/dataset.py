@@ -288,13 +288,14 @@ class _Extraction:
             key = content_key("semantic/1", self.keys["hubert", seg.name], self.ex.sovits_identity)
             if not self._fresh("semantic", seg, key):
                 todo.append(seg)
-        ssl = {s.name: torch.from_numpy(self.store.load("hubert", s.name)["ssl"]) for s in todo}
-        todo.sort(key=lambda s: ssl[s.name].shape[-1])  # similar lengths share a padded batch
+        frames = {s.name: self.store.shape("hubert", s.name, "ssl")[-1] for s in todo}
+        todo.sort(key=lambda s: frames[s.name])  # similar lengths share a padded batch
         for done, chunk in enumerate(self._chunks(todo, 8), start=1):
-            lengths = [ssl[s.name].shape[-1] for s in chunk]
-            padded = torch.zeros(len(chunk), ssl[chunk[0].name].shape[0], max(lengths))
-            for row, seg in zip(padded, chunk, strict=True):
-                row[:, : ssl[seg.name].shape[-1]] = ssl[seg.name]
+            ssl = [torch.from_numpy(self.store.load("hubert", s.name)["ssl"]) for s in chunk]
+            lengths = [x.shape[-1] for x in ssl]
+            padded = torch.zeros(len(chunk), ssl[0].shape[0], max(lengths))
+            for row, x in zip(padded, ssl, strict=True):
+                row[:, : x.shape[-1]] = x
             codes = semantic_codes(extract_latent, padded.to(self.ex.hubert.device), lengths)
             for seg, seg_codes in zip(chunk, codes, strict=True):
                 self._save("semantic", seg, {"codes": seg_codes.cpu().numpy().astype(np.int64)})

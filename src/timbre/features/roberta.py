@@ -96,6 +96,11 @@ class RobertaPhoneFeatures:
         return cls(model, tokenizer, device, precision, folder_fingerprint(path))
 
     def check_input(self, text: PhoneText) -> None:
+        limit = int(self.model.config.max_position_embeddings) - 2
+        if text.lang in FEATURE_LANGUAGES and len(text.norm_text) > limit:
+            raise TimbreError(
+                f"the text has {len(text.norm_text)} characters, more than RoBERTa's {limit}; split it into sentences"
+            )
         if len(text.word2ph) != len(text.norm_text):
             raise TimbreError(
                 f"word2ph has {len(text.word2ph)} entries for {len(text.norm_text)} characters of {text.norm_text!r}; "

@@ -99,6 +99,11 @@ class FeatureStore:
             raise
         return path
 
+    def shape(self, kind: str, segment: str, name: str) -> tuple[int, ...]:
+        """The shape of one stored array, read from the header only."""
+        with safe_open(str(self.path(kind, segment)), framework="numpy") as handle:
+            return tuple(handle.get_slice(name).get_shape())
+
     def load(self, kind: str, segment: str) -> dict[str, np.ndarray]:
         path = self.path(kind, segment)
         if not path.is_file():
