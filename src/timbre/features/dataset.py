@@ -13,6 +13,7 @@ Each file is skipped when its key (inputs' hash + extractor identity) is unchang
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -59,6 +60,7 @@ class Extractors:
     speaker: SpeakerFn | None = None
     speaker_identity: str = "sv"
     clean_text: Callable[[str, str], Any] | None = None  # default: timbre.text.cleaner.clean_text
+    text_version: str = "v2"  # symbol table of the default cleaner (v1 or v2)
     spectrogram: bool = True
     allow_zero_bert: bool = False  # Chinese segments without a RoBERTa model get zeros instead of an error
     batch: BatchConfig | None = None
@@ -73,10 +75,10 @@ class ExtractionReport:
     seconds: float = 0.0
 
 
-def _default_cleaner() -> Callable[[str, str], Any]:
+def _default_cleaner(version: str) -> Callable[[str, str], Any]:
     from timbre.text.cleaner import clean_text
 
-    return clean_text
+    return functools.partial(clean_text, version=version)
 
 
 def find_list_file(dataset_dir: Path) -> Path:
@@ -195,10 +197,10 @@ class _Extraction:
 
     # ---- stages ------------------------------------------------------------------------------------------------
     def text_stage(self, segments: list[ListSegment]) -> list[ListSegment]:
-        clean = self.ex.clean_text or _default_cleaner()
+        clean = self.ex.clean_text or _default_cleaner(self.ex.text_version)
         live = []
         for done, seg in enumerate(segments, start=1):
-            key = content_key("text/1", seg.lang, seg.text)
+            key = content_key("text/1", self.ex.text_version, seg.lang, seg.text)
             try:
                 if not self._fresh("text", seg, key):
                     # the original's dataset step replaces these two characters before cleaning
