@@ -7,13 +7,28 @@ GPT items carry phone ids, phone-level RoBERTa features and the segment's semant
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import Dataset
 
 HOP = 640
 EOS = 1024
+T = TypeVar("T")
+
+
+class ListDataset(Dataset[T], Generic[T]):
+    """In-memory items (few-shot data sets are small)."""
+
+    def __init__(self, items: Sequence[T]) -> None:
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> T:
+        return self.items[i]
 
 
 class SoVITSItem(NamedTuple):

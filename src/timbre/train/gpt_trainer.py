@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
 from timbre.models.gpt import Text2SemanticDecoder
 from timbre.train.checkpoints import CheckpointManager
-from timbre.train.data import GPTBatch, GPTItem, collate_gpt
+from timbre.train.data import GPTBatch, GPTItem, ListDataset, collate_gpt
 from timbre.train.distributed import all_reduce_mean
 from timbre.train.loop import (
     Position,
@@ -45,17 +44,6 @@ class GPTTrainConfig:
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.95)
     lora: LoRAConfig | None = None
-
-
-class _Items(Dataset[GPTItem]):
-    def __init__(self, items: Sequence[GPTItem]) -> None:
-        self.items = list(items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> GPTItem:
-        return self.items[i]
 
 
 def lr_lambda(total_steps: int, cfg: GPTTrainConfig) -> Any:
@@ -89,7 +77,7 @@ def train_gpt(
         net = maybe_compile(wrap_ddp(model, env, device), run)
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         lengths = [len(it.phone_ids) + len(it.semantic) for it in items]
-        sampler, loader = make_loader(_Items(items), lengths, run, env, collate_gpt, device)
+        sampler, loader = make_loader(ListDataset(items), lengths, run, env, collate_gpt, device)
         total_steps = max(1, run.epochs * math.ceil(len(sampler) / run.accum))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg))
         scaler = amp.grad_scaler()

@@ -20,14 +20,13 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from timbre.audio.spectrogram import mel_spectrogram, spec_to_mel
 from timbre.models.discriminators import MultiPeriodDiscriminator
 from timbre.models.losses import discriminator_loss, feature_loss, generator_loss, kl_loss
 from timbre.models.sovits import SynthesizerTrn, slice_segments
 from timbre.train.checkpoints import CheckpointManager
-from timbre.train.data import SoVITSBatch, SoVITSItem, collate_sovits
+from timbre.train.data import ListDataset, SoVITSBatch, SoVITSItem, collate_sovits
 from timbre.train.distributed import all_reduce_mean
 from timbre.train.loop import (
     Position,
@@ -58,17 +57,6 @@ class SoVITSTrainConfig:
     c_mel: float = 45.0
     c_kl: float = 1.0
     lora: LoRAConfig | None = None  # e.g. targets ("enc_p.*.weight", "flow.*.weight")
-
-
-class _Items(Dataset[SoVITSItem]):
-    def __init__(self, items: Sequence[SoVITSItem]) -> None:
-        self.items = list(items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> SoVITSItem:
-        return self.items[i]
 
 
 def to_device(batch: SoVITSBatch, device: torch.device) -> SoVITSBatch:
@@ -122,7 +110,7 @@ def train_sovits(
         sched_d = torch.optim.lr_scheduler.ExponentialLR(optim_d, gamma=cfg.lr_decay)
         scaler = amp.grad_scaler()
         lengths = [it.spec.shape[-1] for it in usable]
-        sampler, loader = make_loader(_Items(usable), lengths, run, env, collate_sovits, device)
+        sampler, loader = make_loader(ListDataset(usable), lengths, run, env, collate_sovits, device)
         backoff = OomBackoff()
         ckpts = CheckpointManager(run.out_dir / "checkpoints" / "sovits", keep=run.keep_last)
         modules = {"generator": model, "discriminator": discriminator}
