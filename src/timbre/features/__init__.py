@@ -2,8 +2,9 @@
 per-segment feature store, and the concurrent batch engine that serves HuBERT/RoBERTa to many callers."""
 
 from timbre.features.batching import BatchConfig, BatchEngine, EngineClosedError, EngineStats
-from timbre.features.dataset import ExtractionReport, Extractors, ListSegment, extract_dataset, read_segments
+from timbre.features.dataset import ExtractionReport, Extractors, extract_dataset
 from timbre.features.hubert import ContentBatch, HubertExtractor, HubertOptions
+from timbre.features.listfile import ListSegment, find_list_file, read_segments
 from timbre.features.loading import SegmentFeatures, load_index, load_segment
 from timbre.features.reference import (
     ReferenceFeatures,
@@ -36,6 +37,7 @@ __all__ = [
     "check_reference_length",
     "content_key",
     "extract_dataset",
+    "find_list_file",
     "load_index",
     "load_segment",
     "prompt_codes",
