@@ -20,7 +20,20 @@ def restore_threads():
 
 def test_bench_features_json():
     result = CliRunner().invoke(
-        app, ["bench", "features", "--model", "tiny", "--clips", "4", "--callers", "2", "--threads", "1", "--json"]
+        app,
+        [
+            "bench",
+            "features",
+            "--model",
+            "tiny",
+            "--clips",
+            "4",
+            "--callers",
+            "2",
+            "--threads",
+            "1",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

@@ -57,7 +57,11 @@ def roberta(tmp_path_factory) -> RobertaPhoneFeatures:
     vocab = "[PAD] [UNK] [CLS] [SEP] [MASK] 你 好 世 界 ， 。".split()
     transformers.BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}).save_pretrained(folder)
     config = transformers.BertConfig(
-        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=3, num_attention_heads=2, intermediate_size=32
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=32,
     )
     torch.manual_seed(0)
     transformers.BertModel(config).save_pretrained(folder)
@@ -72,7 +76,9 @@ def fake_clean_text(text: str, lang: str) -> SimpleNamespace:
     per_char = 2 if lang == "zh" else 1
     phones = [f"{c}{k}" for c in norm for k in range(per_char)]
     word2ph = [per_char] * len(norm) if lang == "zh" else None
-    return SimpleNamespace(norm_text=norm, phones=phones, word2ph=word2ph, phone_ids=list(range(1, len(phones) + 1)))
+    return SimpleNamespace(
+        norm_text=norm, phones=phones, word2ph=word2ph, phone_ids=list(range(1, len(phones) + 1))
+    )
 
 
 def pair_argmax(ssl: torch.Tensor) -> torch.Tensor:
@@ -123,12 +129,22 @@ def extractors(hubert, roberta, **changes) -> Extractors:
 def test_extract_skip_and_redo(tmp_path, hubert, roberta):
     root = make_dataset(tmp_path / "ds")
     stages: set[str] = set()
-    report = extract_dataset(root, extractors(hubert, roberta), progress=lambda stage, done, total: stages.add(stage))
+    report = extract_dataset(
+        root, extractors(hubert, roberta), progress=lambda stage, done, total: stages.add(stage)
+    )
     assert report.segments == ["a", "b"]
     assert set(report.failures) == {"c", "silent", "missing"}
     assert "text" in report.failures["c"] and "silent" in report.failures["silent"]
     assert "not found" in report.failures["missing"]
-    assert report.computed == {"text": 4, "audio32k": 2, "hubert": 2, "bert": 1, "semantic": 2, "spec": 2, "sv": 2}
+    assert report.computed == {
+        "text": 4,
+        "audio32k": 2,
+        "hubert": 2,
+        "bert": 1,
+        "semantic": 2,
+        "spec": 2,
+        "sv": 2,
+    }
     assert stages == {"text", "hubert", "bert", "semantic", "spec", "sv"}
     assert [e["name"] for e in load_index(root)] == ["a", "b"]
 
@@ -151,13 +167,29 @@ def test_extract_skip_and_redo(tmp_path, hubert, roberta):
 
     again = extract_dataset(root, extractors(hubert, roberta))
     assert sum(again.computed.values()) == 0
-    assert again.skipped == {"text": 4, "audio32k": 2, "hubert": 2, "bert": 1, "semantic": 2, "spec": 2, "sv": 2}
+    assert again.skipped == {
+        "text": 4,
+        "audio32k": 2,
+        "hubert": 2,
+        "bert": 1,
+        "semantic": 2,
+        "spec": 2,
+        "sv": 2,
+    }
 
     write_wav(root / "wavs" / "a.wav", 1.2, 7)  # new audio for a; new transcript for b
     lines = (root / "dataset.list").read_text(encoding="utf-8").replace("你好，世界。", "世界，你好。")
     (root / "dataset.list").write_text(lines, encoding="utf-8")
     redo = extract_dataset(root, extractors(hubert, roberta, sovits_identity="other-sovits"))
-    assert redo.computed == {"text": 1, "bert": 1, "audio32k": 1, "hubert": 1, "semantic": 2, "spec": 1, "sv": 1}
+    assert redo.computed == {
+        "text": 1,
+        "bert": 1,
+        "audio32k": 1,
+        "hubert": 1,
+        "semantic": 2,
+        "spec": 1,
+        "sv": 1,
+    }
     assert load_segment(root, "a").ssl.shape == (24, 59)
     assert not list((root / "features").rglob("*.tmp"))
 
@@ -166,7 +198,9 @@ def test_chinese_needs_roberta_unless_allowed(tmp_path, hubert):
     root = make_dataset(tmp_path / "ds")
     with pytest.raises(TimbreError, match="RoBERTa"):
         extract_dataset(root, extractors(hubert, None))
-    report = extract_dataset(root, extractors(hubert, None, allow_zero_bert=True, speaker=None, spectrogram=False))
+    report = extract_dataset(
+        root, extractors(hubert, None, allow_zero_bert=True, speaker=None, spectrogram=False)
+    )
     assert report.segments == ["a", "b"]
     assert "bert" not in report.computed and "sv" not in report.computed
     assert load_segment(root, "b", bert_dim=16).bert.shape == (16, 12)

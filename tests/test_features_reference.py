@@ -46,7 +46,9 @@ def test_semantic_codes_with_sovits_and_the_reference_vector(compat_dir):
     from timbre.models.sovits.config import SoVITSConfig
 
     model = sovits.SynthesizerTrn(SoVITSConfig.for_version("v2")).eval()
-    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items() if k.startswith(("ssl_proj.", "quantizer."))}
+    shapes = {
+        k: tuple(v.shape) for k, v in model.state_dict().items() if k.startswith(("ssl_proj.", "quantizer."))
+    }
     weights = {k: torch.from_numpy(a) for k, a in deterministic_arrays(shapes, seed=0).items()}
     model.load_state_dict(weights, strict=False)
     vectors = np.load(compat_dir / "vectors_seed0" / "sovits_v2_extract_latent.npz")
