@@ -12,7 +12,14 @@ from typing import Any
 
 from timbre.errors import TimbreError
 
-_TRAIN = {"seed": 1234, "epochs": 20, "batch_size": 8, "save_every_n_epoch": 1, "precision": "16-mixed", "gradient_clip": 1.0}
+_TRAIN = {
+    "seed": 1234,
+    "epochs": 20,
+    "batch_size": 8,
+    "save_every_n_epoch": 1,
+    "precision": "16-mixed",
+    "gradient_clip": 1.0,
+}
 _OPTIMIZER = {"lr": 0.01, "lr_init": 1e-05, "lr_end": 0.0001, "warmup_steps": 2000, "decay_steps": 40000}
 _DATA = {"max_eval_sample": 8, "max_sec": 54, "num_workers": 4, "pad_val": 1024}
 _MODEL = {
@@ -73,11 +80,17 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         if self.eos != self.vocab_size - 1:
-            raise TimbreError(f"GPT config: EOS ({self.eos}) must be the last semantic id ({self.vocab_size - 1})")
+            raise TimbreError(
+                f"GPT config: EOS ({self.eos}) must be the last semantic id ({self.vocab_size - 1})"
+            )
         if self.hidden_dim % self.n_head:
-            raise TimbreError(f"GPT config: hidden_dim {self.hidden_dim} is not divisible by head {self.n_head}")
+            raise TimbreError(
+                f"GPT config: hidden_dim {self.hidden_dim} is not divisible by head {self.n_head}"
+            )
         if self.embedding_dim != self.hidden_dim:
-            raise TimbreError("GPT config: embedding_dim must equal hidden_dim (the original adds them directly)")
+            raise TimbreError(
+                "GPT config: embedding_dim must equal hidden_dim (the original adds them directly)"
+            )
 
     @property
     def head_dim(self) -> int:

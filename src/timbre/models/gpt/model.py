@@ -87,7 +87,12 @@ class Text2SemanticDecoder(nn.Module):
         return self.ar_predict_layer(hidden[:, x.shape[1] :])
 
     def forward(
-        self, phone_ids: Tensor, phone_lens: Tensor, semantic_ids: Tensor, semantic_lens: Tensor, bert_feature: Tensor
+        self,
+        phone_ids: Tensor,
+        phone_lens: Tensor,
+        semantic_ids: Tensor,
+        semantic_lens: Tensor,
+        bert_feature: Tensor,
     ) -> TrainOutput:
         """Teacher-forced training step, equal to the original's `forward_old`.
 
