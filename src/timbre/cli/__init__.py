@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from timbre.cli import audio, bench, compat, demo, synth, text, train  # noqa: F401  (register commands)
+from timbre.cli import evaluate as _eval  # noqa: F401  (registers `timbre eval`)
 from timbre.cli._app import app, run_app
 
 
