@@ -21,7 +21,9 @@ def normalize_fragment(wav: np.ndarray) -> np.ndarray:
     return wav / peak if peak > 1.0 else wav
 
 
-def join_fragments(fragments: Sequence[np.ndarray], sr: int = SAMPLE_RATE, interval_s: float = 0.3) -> np.ndarray:
+def join_fragments(
+    fragments: Sequence[np.ndarray], sr: int = SAMPLE_RATE, interval_s: float = 0.3
+) -> np.ndarray:
     """Each fragment followed by `interval_s` of silence (the original's fragment_interval), then concatenated."""
     if interval_s < 0:
         raise ValueError(f"fragment_interval must be >= 0 seconds, got {interval_s}")

@@ -1,194 +1,259 @@
-"""Text → phones (+ RoBERTa features) → GPT semantic tokens → SoVITS waveform, with a prepared reference clip.
+"""Text -> phones (+ RoBERTa features) -> GPT semantic tokens -> SoVITS waveform, with a prepared reference clip.
 
-One `Synthesizer` holds the loaded models (no globals) and is safe to share: a reference is prepared once
-(`prepare_reference`) and reused for any number of texts. Long text is split by the original's cut methods; fragments
-are decoded by the GPT in batches, rendered by SoVITS and joined with `fragment_interval` of silence. `stream` yields
-audio as soon as the first chunk of tokens exists.
+One `Synthesizer` holds the loaded models (no globals). A reference is prepared once (`prepare_reference`: prompt
+tokens from HuBERT + the SoVITS quantizer, the style condition from one or more clips) and reused for any number of
+texts. `synthesize` splits the text by a cut method, decodes the fragments with the GPT in batches, renders each with
+SoVITS and joins them with `fragment_interval` of silence after every fragment (as the original). `stream` yields the
+audio of each fragment in chunks while its tokens are being produced. Build one with `timbre.infer.factory`
+(`from_files`, `from_voice`, `deterministic`).
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
+from torch import Tensor
 
+from timbre.errors import TimbreError
+from timbre.features.reference import prompt_codes, reference_audio_32k, reference_spectrogram
 from timbre.features.roberta import RobertaPhoneFeatures, zero_phone_features
 from timbre.infer import gpt_decode
-from timbre.infer.output import SAMPLE_RATE, join_fragments, normalize_fragment
-from timbre.infer.reference import ReferenceAudio, ReferenceLimits, finish_reference_text, prompt_codes
+from timbre.infer.gpt_engine import GPTEngine
+from timbre.infer.options import SynthesisOptions, TokenCap
+from timbre.infer.output import SAMPLE_RATE, join_fragments
+from timbre.infer.reference import ReferenceClip, ReferenceLimits, as_clip, finish_reference_text
+from timbre.infer.render import Condition, NoiseBank, condition, render
 from timbre.infer.streaming import StreamDecoder
-from timbre.models.gpt import Text2SemanticDecoder
 from timbre.models.sovits import SynthesizerTrn
 from timbre.text.cuts import split_text
 from timbre.text.frontend import text_to_phones
 
-
-@dataclass(frozen=True)
-class SynthesisOptions:
-    cut_method: str = "cut5"  # api_v2's default: cut at every punctuation mark
-    top_k: int = 15
-    top_p: float = 1.0
-    temperature: float = 1.0
-    repetition_penalty: float = 1.35
-    speed: float = 1.0
-    noise_scale: float = 0.5
-    fragment_interval: float = 0.3
-    seed: int | None = None
-    batch_size: int = 4  # fragments decoded together by the GPT
-    stream_chunk_tokens: int = 25  # 1 s of audio per streamed chunk (25 Hz tokens)
-
-    def __post_init__(self) -> None:
-        if not 0.25 <= self.speed <= 4.0:
-            raise ValueError(f"speed must be between 0.25 and 4, got {self.speed}")
-        if self.top_k < 1 or not 0.0 < self.top_p <= 1.0 or self.temperature <= 0:
-            raise ValueError("sampling options out of range: top_k >= 1, 0 < top_p <= 1, temperature > 0")
-        if self.batch_size < 1 or self.stream_chunk_tokens < 1:
-            raise ValueError("batch_size and stream_chunk_tokens must be at least 1")
-
-    def sampling(self) -> gpt_decode.SamplingConfig:
-        return gpt_decode.SamplingConfig(
-            top_k=self.top_k,
-            top_p=self.top_p,
-            temperature=self.temperature,
-            repetition_penalty=self.repetition_penalty,
-        )
+ContentFn = Callable[[Tensor], Tensor]  # 16 kHz wav [T] -> HuBERT features [768, T50]
+SpeakerFn = Callable[[Tensor], Tensor]  # 32 kHz wav [1, T] -> speaker embedding [1, 20480] (v2Pro*)
 
 
-@dataclass(frozen=True)
-class PhoneInput:
-    phone_ids: torch.Tensor  # [N] int64
-    features: torch.Tensor  # [1024, N] float32
+class PhoneInput(NamedTuple):
+    phone_ids: Tensor  # [N] int64
+    features: Tensor  # [1024, N] float32 (RoBERTa for zh runs, zeros otherwise)
     norm_text: str
 
 
 @dataclass(frozen=True)
 class PreparedReference:
-    codes: torch.Tensor  # [T25] prompt semantic tokens
-    specs: tuple[torch.Tensor, ...]  # one [1, 1025, T50] per reference clip (styles are averaged)
-    text: PhoneInput
-    sv_emb: torch.Tensor | None = None  # [1, 20480] for v2Pro/v2ProPlus
+    prompt: Tensor  # [T25] semantic tokens of the main clip
+    text: PhoneInput  # the transcript (with its final mark)
+    cond: Condition  # style condition, averaged over all clips
+    clips: int  # number of clips the condition was averaged over
+    seconds: float  # length of the main clip
+
+
+@dataclass(frozen=True)
+class FragmentResult:
+    text: str
+    norm_text: str
+    phones: int
+    tokens: Tensor  # [T25] semantic tokens (EOS excluded)
+    stop: str  # eos | early_stop | max_steps | cap
+    audio: np.ndarray  # [samples] float32, raw decoder output (before the peak guard)
 
 
 @dataclass(frozen=True)
 class SynthesisResult:
-    audio: np.ndarray  # [T] float32 at 32 kHz
+    audio: np.ndarray  # [T] float32 at 32 kHz, fragments joined with their pauses
     sample_rate: int
-    fragments: list[str] = field(default_factory=list)
-    tokens: list[torch.Tensor] = field(default_factory=list)
+    seed: int
+    fragments: list[FragmentResult]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage: text, gpt, sovits
+
+    @property
+    def seconds(self) -> float:
+        return self.audio.shape[0] / self.sample_rate
+
+
+class StreamChunk(NamedTuple):
+    audio: (
+        np.ndarray
+    )  # [samples] float32 at 32 kHz (not peak-normalized: fragment peaks are unknown in advance)
+    fragment: int
+    kind: str  # "speech" or "pause" (the fragment_interval after a fragment)
+
+
+def fragment_seed(seed: int, index: int) -> int:
+    return (seed + index) % 2**62
 
 
 @dataclass
 class Synthesizer:
-    gpt: Text2SemanticDecoder
+    gpt: GPTEngine
     sovits: SynthesizerTrn
-    hubert: Callable[[torch.Tensor], torch.Tensor]  # 16 kHz wav [T] -> [768, T50]
+    hubert: ContentFn
     roberta: RobertaPhoneFeatures | None = None
-    speaker_embedding: Callable[[np.ndarray], torch.Tensor] | None = None  # 16 kHz wav -> [1, 20480]
-    version: str = "v2"
+    speaker: SpeakerFn | None = None
     limits: ReferenceLimits = field(default_factory=ReferenceLimits)
+    cap: TokenCap = field(default_factory=TokenCap)
+    description: str = ""
+
+    @property
+    def version(self) -> str:
+        return self.sovits.cfg.version
+
+    @property
+    def text_version(self) -> str:
+        return "v1" if self.version == "v1" else "v2"
 
     # ---- text ---------------------------------------------------------------------------------------------------
     def phones(self, text: str, lang: str) -> PhoneInput:
-        result = text_to_phones(text, lang, "v1" if self.version == "v1" else "v2")
+        """Phone ids and features [1024, N]: RoBERTa for zh runs when configured, the original's zeros otherwise."""
+        result = text_to_phones(text, lang, self.text_version)
         parts = []
         for seg in result.segments:
-            if seg.lang == "zh" and self.roberta is not None:
-                parts.append(self.roberta(seg.norm_text, seg.word2ph, "zh"))
+            if seg.lang == "zh" and self.roberta is not None and seg.word2ph is not None:
+                parts.append(self.roberta(seg.norm_text, seg.word2ph, "zh").float().cpu())
             else:
                 parts.append(zero_phone_features(seg.n_phones))
-        features = torch.cat(parts, dim=1) if parts else zero_phone_features(0)
+        features = torch.cat(parts, dim=1)
         ids = torch.tensor(result.phone_ids, dtype=torch.long)
-        return PhoneInput(ids, features.float(), result.norm_text)
+        if features.shape[1] != ids.shape[0]:
+            raise TimbreError(
+                f"internal: {features.shape[1]} feature columns for {ids.shape[0]} phones of {text!r}"
+            )
+        return PhoneInput(ids, features, result.norm_text)
 
     # ---- reference ----------------------------------------------------------------------------------------------
     def prepare_reference(
         self,
-        audio: str | Path | ReferenceAudio,
+        audio: str | Path | ReferenceClip,
         text: str,
         lang: str,
-        extra_refs: Sequence[str | Path | ReferenceAudio] = (),
+        extra: Sequence[str | Path | ReferenceClip] = (),
     ) -> PreparedReference:
-        """Prompt tokens from the main clip; style from it and any extra clips (averaged by the decoder)."""
-        main = audio if isinstance(audio, ReferenceAudio) else ReferenceAudio.load(audio, self.limits)
-        others = [r if isinstance(r, ReferenceAudio) else ReferenceAudio.load(r, self.limits) for r in extra_refs]
+        """Prompt tokens from the main clip; the style condition from it and every extra clip (averaged)."""
+        clips = [as_clip(audio), *(as_clip(a) for a in extra)]
+        for clip in clips:
+            self.limits.check(clip.wav16k.shape[0], clip.source)
+        main = clips[0]
         with torch.inference_mode():
-            codes = prompt_codes(main.wav16k, self.hubert, self.sovits.extract_latent)
-            specs = tuple(r.spectrogram() for r in [main, *others])
-            sv_emb = None
-            if self.version in ("v2Pro", "v2ProPlus"):
-                if self.speaker_embedding is None:
-                    raise ValueError(f"a {self.version} voice needs the speaker-verification model (--sv PATH)")
-                sv_emb = self.speaker_embedding(main.wav16k)
-        return PreparedReference(codes, specs, self.phones(finish_reference_text(text, lang), lang), sv_emb)
+            codes = prompt_codes(main.wav16k, self.hubert, self.sovits.extract_latent, check_length=False)
+            specs = [reference_spectrogram(c.wav32k) for c in clips]
+            sv_embs = None
+            if self.sovits.cfg.is_pro:
+                if self.speaker is None:
+                    raise TimbreError(
+                        f"a {self.version} voice needs the speaker-verification model (--sv PATH)"
+                    )
+                sv_embs = [self.speaker(reference_audio_32k(c.wav32k)) for c in clips]
+            cond = condition(self.sovits, specs, sv_embs)
+        phones = self.phones(finish_reference_text(text, lang), lang)
+        return PreparedReference(codes, phones, cond, len(clips), main.seconds)
 
     # ---- synthesis ----------------------------------------------------------------------------------------------
-    def fragments(self, text: str, lang: str, options: SynthesisOptions) -> list[str]:
+    def fragments(self, text: str, lang: str, options: SynthesisOptions) -> list[tuple[str, PhoneInput]]:
+        """The text's pieces by the cut method, with their phones; pieces with nothing to pronounce are skipped."""
         pieces = split_text(text, options.cut_method, lang)
-        if not pieces:
-            raise ValueError("the text to synthesize is empty after splitting; give some words to speak")
-        return pieces
+        out: list[tuple[str, PhoneInput]] = []
+        first_error: ValueError | None = None
+        for piece in pieces:
+            try:
+                out.append((piece, self.phones(piece, lang)))
+            except ValueError as exc:
+                first_error = first_error or exc
+        if not out:
+            raise first_error or TimbreError("the text to synthesize is empty; give some words to speak")
+        return out
 
-    def _render(self, tokens: torch.Tensor, target: PhoneInput, ref: PreparedReference, options: SynthesisOptions):
-        audio = self.sovits.decode(
-            tokens.view(1, 1, -1),
-            target.phone_ids[None],
-            list(ref.specs),
-            noise_scale=options.noise_scale,
-            speed=options.speed,
-            sv_emb=ref.sv_emb,
-        )
-        return audio[0, 0].float().cpu().numpy()
-
-    def _gpt_inputs(self, ref: PreparedReference, target: PhoneInput) -> tuple[torch.Tensor, torch.Tensor]:
+    def _request(self, ref: PreparedReference, target: PhoneInput, seed: int) -> gpt_decode.DecodeRequest:
         ids = torch.cat([ref.text.phone_ids, target.phone_ids])
         feats = torch.cat([ref.text.features, target.features], dim=1)
-        return ids, feats
+        return gpt_decode.DecodeRequest(ids, feats, ref.prompt, seed)
+
+    def _render(
+        self,
+        tokens: Tensor,
+        target: PhoneInput,
+        ref: PreparedReference,
+        noise: NoiseBank,
+        options: SynthesisOptions,
+        token_offset: int = 0,
+    ) -> Tensor:
+        offset = round(2 * token_offset / options.speed)
+        return render(
+            self.sovits, tokens, target.phone_ids, ref.cond, noise,
+            noise_scale=options.noise_scale, speed=options.speed, frame_offset=offset,
+        )  # fmt: skip
+
+    def _noise(self, seed: int) -> NoiseBank:
+        return NoiseBank(seed, self.sovits.cfg.inter_channels)
 
     def synthesize(
         self, text: str, lang: str, ref: PreparedReference, options: SynthesisOptions | None = None
     ) -> SynthesisResult:
         options = options or SynthesisOptions()
-        if options.seed is not None:
-            torch.manual_seed(options.seed)
-        texts = self.fragments(text, lang, options)
-        targets = [self.phones(t, lang) for t in texts]
-        all_tokens: list[torch.Tensor] = []
-        with torch.inference_mode():
-            for start in range(0, len(targets), options.batch_size):
-                batch = targets[start : start + options.batch_size]
-                inputs = [self._gpt_inputs(ref, t) for t in batch]
-                results = gpt_decode.decode_batch(
-                    self.gpt,
-                    [i for i, _ in inputs],
-                    [f for _, f in inputs],
-                    [ref.codes] * len(batch),
-                    options.sampling(),
-                )
-                all_tokens += [r.tokens for r in results]
-            audio = [self._render(tok, tgt, ref, options) for tok, tgt in zip(all_tokens, targets, strict=True)]
-        joined = join_fragments(audio, SAMPLE_RATE, options.fragment_interval)
-        return SynthesisResult(joined, SAMPLE_RATE, texts, all_tokens)
+        seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
+        t0 = time.perf_counter()
+        pieces = self.fragments(text, lang, options)
+        t1 = time.perf_counter()
+        decoded: list[tuple[Tensor, str]] = []
+        for start in range(0, len(pieces), options.batch_size):
+            batch = pieces[start : start + options.batch_size]
+            caps = [self.cap.for_fragment(len(p.phone_ids), options.max_new_tokens) for _, p in batch]
+            requests = [
+                self._request(ref, p, fragment_seed(seed, start + i)) for i, (_, p) in enumerate(batch)
+            ]
+            results = gpt_decode.decode_batch(self.gpt, requests, options.sampling(max(caps)))
+            for res, cap in zip(results, caps, strict=True):
+                # A longer batch cap only adds tokens after this fragment's own cap: cutting them gives its own run.
+                decoded.append((res.tokens[:cap], "cap" if res.tokens.shape[0] > cap else res.stop))
+        t2 = time.perf_counter()
+        fragments = []
+        for i, ((piece, target), (tokens, stop)) in enumerate(zip(pieces, decoded, strict=True)):
+            audio = self._render(tokens, target, ref, self._noise(fragment_seed(seed, i)), options)
+            fragments.append(
+                FragmentResult(piece, target.norm_text, len(target.phone_ids), tokens, stop, audio.numpy())
+            )
+        t3 = time.perf_counter()
+        joined = join_fragments([f.audio for f in fragments], SAMPLE_RATE, options.fragment_interval)
+        timings = {"text": t1 - t0, "gpt": t2 - t1, "sovits": t3 - t2}
+        return SynthesisResult(joined, SAMPLE_RATE, seed, fragments, timings)
 
-    def stream(self, text: str, lang: str, ref: PreparedReference, options: SynthesisOptions | None = None) -> Iterator[np.ndarray]:
-        """Yield float32 chunks at 32 kHz: each fragment's audio as its tokens arrive, then the fragment pause."""
+    def stream(
+        self, text: str, lang: str, ref: PreparedReference, options: SynthesisOptions | None = None
+    ) -> Iterator[StreamChunk]:
+        """Yield chunks at 32 kHz: each fragment's speech as its tokens arrive, then its pause.
+
+        With the same seed the tokens equal `synthesize`'s, and the concatenated speech chunks of a fragment match
+        its `FragmentResult.audio` within the seam tolerance documented in `timbre.infer.streaming`.
+        """
         options = options or SynthesisOptions()
-        if options.seed is not None:
-            torch.manual_seed(options.seed)
+        seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
         gap = np.zeros(int(SAMPLE_RATE * options.fragment_interval), dtype=np.float32)
-        for piece in self.fragments(text, lang, options):
-            target = self.phones(piece, lang)
-            ids, feats = self._gpt_inputs(ref, target)
-            renderer = StreamDecoder(lambda toks, t=target: self._render(toks, t, ref, options), options.stream_chunk_tokens)
-            with torch.inference_mode():
-                for tokens in gpt_decode.iter_decode(self.gpt, ids, feats, ref.codes, options.sampling()):
-                    for chunk in renderer.push(tokens):
-                        yield normalize_fragment(chunk)
-                for chunk in renderer.finish():
-                    yield normalize_fragment(chunk)
-            yield gap
-
-    def with_limits(self, limits: ReferenceLimits) -> Synthesizer:
-        return replace(self, limits=limits)
+        for index, (_, target) in enumerate(self.fragments(text, lang, options)):
+            fseed = fragment_seed(seed, index)
+            noise = self._noise(fseed)
+            request = self._request(ref, target, fseed)
+            cap = self.cap.for_fragment(len(target.phone_ids), options.max_new_tokens)
+            decoder = StreamDecoder(
+                lambda toks, start, t=target, n=noise: self._render(toks, t, ref, n, options, start),
+                options.stream_chunk_tokens,
+                options.stream_context,
+                options.stream_lookahead,
+            )
+            tokens = gpt_decode.iter_decode(
+                self.gpt,
+                request.phone_ids,
+                request.bert_features,
+                request.prompt,
+                options.sampling(cap, fseed),
+            )
+            for new in tokens:
+                for chunk in decoder.push(new):
+                    yield StreamChunk(chunk.numpy(), index, "speech")
+            for chunk in decoder.finish():
+                yield StreamChunk(chunk.numpy(), index, "speech")
+            yield StreamChunk(gap, index, "pause")

@@ -1,14 +1,14 @@
-"""A reference clip, prepared once and reused: prompt semantic tokens, spectrogram, speaker embedding, phones.
+"""Reference clips for synthesis: loading, the configurable length limits, and the transcript's final mark.
 
-Facts kept from the original for identical output: the 16 kHz audio gets `int(32000 * 0.3)` = 9,600 zero samples
-appended before HuBERT; the 32 kHz audio is divided by min(2, peak) when its peak exceeds 1; the transcript gets a
-final period when it does not end in punctuation. The original refuses clips outside 3–10 s; here the limits are a
-setting, with a clear error either way.
+The feature rules themselves (9,600 zeros before HuBERT, the 32 kHz peak guard, the spectrogram) live in
+`timbre.features.reference` and are reused here unchanged; this module adds what inference needs around them:
+audio from a file or an array at any rate, both working rates (16 kHz for HuBERT, 32 kHz for the spectrogram), the
+length check as a setting instead of the original's fixed 3-10 s, and the original's rule that a reference transcript
+without a final mark gets one ("." for English, "。" otherwise).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,72 +16,78 @@ import numpy as np
 import torch
 
 from timbre.audio.io import load_audio, resample
-from timbre.audio.spectrogram import linear_spectrogram
+from timbre.errors import TimbreError
+from timbre.features.reference import REF_MAX_SAMPLES, REF_MIN_SAMPLES
+from timbre.text.cuts import SENTENCE_MARKS
 
-SOVITS_SR = 32_000
 HUBERT_SR = 16_000
-PROMPT_PAD_SAMPLES = int(32000 * 0.3)
-SENTENCE_END = set("，。？！,.?!~…、：:；;—")
+SOVITS_SR = 32_000
 
 
 @dataclass(frozen=True)
 class ReferenceLimits:
-    min_s: float = 3.0
-    max_s: float = 10.0
+    """Allowed reference length in seconds (the original: 3-10 s, measured on the 16 kHz audio)."""
 
-    def check(self, seconds: float, source: str) -> None:
-        if not self.min_s <= seconds <= self.max_s:
-            raise ValueError(
-                f"{source}: reference clip is {seconds:.2f} s; it must be between {self.min_s:g} and {self.max_s:g} s "
-                "(trim it, or change the reference limits)"
+    min_s: float = REF_MIN_SAMPLES / HUBERT_SR
+    max_s: float = REF_MAX_SAMPLES / HUBERT_SR
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_s <= self.max_s:
+            raise TimbreError(f"reference limits need 0 < min <= max seconds, got {self.min_s}-{self.max_s}")
+
+    def check(self, samples16k: int, source: str) -> None:
+        seconds = samples16k / HUBERT_SR
+        lo, hi = round(self.min_s * HUBERT_SR), round(self.max_s * HUBERT_SR)
+        if not lo <= samples16k <= hi:
+            raise TimbreError(
+                f"{source}: the reference clip is {seconds:.2f} s long; use a clip of {self.min_s:g} to "
+                f"{self.max_s:g} s (trim it, or change the limits with --ref-min/--ref-max)"
             )
 
 
 @dataclass(frozen=True)
-class ReferenceAudio:
-    wav16k: np.ndarray  # [T16] float32
-    wav32k: np.ndarray  # [T32] float32
-    source: str
+class ReferenceClip:
+    """One reference recording at both working rates."""
+
+    wav16k: torch.Tensor  # [T16] float32, input to HuBERT and the speaker model
+    wav32k: torch.Tensor  # [T32] float32, input to the reference spectrogram
+    source: str  # file name or a label, for messages
+
+    @property
+    def seconds(self) -> float:
+        return self.wav16k.shape[0] / HUBERT_SR
 
     @classmethod
-    def load(cls, path: str | Path, limits: ReferenceLimits | None = None) -> ReferenceAudio:
+    def from_array(cls, wav: np.ndarray, sr: int, source: str = "reference") -> ReferenceClip:
+        """Mono (or [T, C] / [C, T] multi-channel, averaged) audio at any rate."""
+        data = np.asarray(wav, dtype=np.float32)
+        if data.ndim == 2:
+            data = data.mean(axis=int(np.argmin(data.shape)))
+        if data.ndim != 1 or data.size == 0:
+            raise TimbreError(f"{source}: the reference must be a non-empty mono waveform")
+        if not np.all(np.isfinite(data)):
+            raise TimbreError(f"{source}: the reference audio contains NaN or infinite samples")
+        if sr <= 0:
+            raise TimbreError(f"{source}: invalid sample rate {sr}")
+        wav16 = torch.from_numpy(resample(data, sr, HUBERT_SR))
+        wav32 = torch.from_numpy(resample(data, sr, SOVITS_SR))
+        return cls(wav16, wav32, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ReferenceClip:
         wav, sr = load_audio(path)
-        return cls.from_array(wav, sr, str(path), limits)
-
-    @classmethod
-    def from_array(
-        cls, wav: np.ndarray, sr: int, source: str = "reference", limits: ReferenceLimits | None = None
-    ) -> ReferenceAudio:
-        wav = np.asarray(wav, dtype=np.float32)
-        if wav.ndim != 1 or wav.size == 0 or not np.all(np.isfinite(wav)):
-            raise ValueError(f"{source}: reference audio must be a non-empty, finite mono signal")
-        (limits or ReferenceLimits()).check(wav.size / sr, source)
-        return cls(resample(wav, sr, HUBERT_SR), resample(wav, sr, SOVITS_SR), source)
-
-    def spectrogram(self) -> torch.Tensor:
-        """Linear spectrogram of the 32 kHz audio [1, 1025, T50], after the original's peak guard."""
-        audio = torch.from_numpy(self.wav32k)[None]
-        peak = float(audio.abs().max())
-        if peak > 1.0:
-            audio = audio / min(2.0, peak)
-        return linear_spectrogram(audio)
+        return cls.from_array(wav, sr, str(path))
 
 
-def prompt_codes(
-    wav16k: np.ndarray, hubert: Callable[[torch.Tensor], torch.Tensor], extract_latent: Callable[..., torch.Tensor]
-) -> torch.Tensor:
-    """Reference 16 kHz audio → HuBERT [1, 768, T50] → SoVITS quantizer codes [T25] (int64)."""
-    padded = np.concatenate([wav16k, np.zeros(PROMPT_PAD_SAMPLES, dtype=np.float32)])
-    ssl = hubert(torch.from_numpy(padded))  # [768, T50]
-    codes = extract_latent(ssl[None].float())  # the original returns [n_q, B, T25]
-    return codes.reshape(-1, codes.shape[-1])[0].long()
+def as_clip(ref: str | Path | ReferenceClip) -> ReferenceClip:
+    return ref if isinstance(ref, ReferenceClip) else ReferenceClip.load(ref)
 
 
 def finish_reference_text(text: str, lang: str) -> str:
-    """The original appends a sentence end to a reference transcript that has none."""
-    text = text.strip()
-    if not text:
-        raise ValueError("the reference transcript is empty; give the words spoken in the reference clip")
-    if text[-1] not in SENTENCE_END:
+    """The transcript as the original uses it: outer newlines stripped, a final mark added when there is none."""
+    text = text.strip("\n")
+    if not text.strip():
+        raise TimbreError("the reference transcript is empty; give the words spoken in the reference clip")
+    if text[-1] not in SENTENCE_MARKS:
         text += "." if lang == "en" else "。"
     return text
