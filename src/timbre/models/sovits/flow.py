@@ -72,15 +72,15 @@ class ResidualCouplingLayer(nn.Module):
         gin_channels: int = 0,
     ) -> None:
         super().__init__()
-        self.half = channels // 2
-        self.pre = nn.Conv1d(self.half, hidden_channels, 1)
+        self.half_channels = channels // 2
+        self.pre = nn.Conv1d(self.half_channels, hidden_channels, 1)
         self.enc = WN(hidden_channels, kernel_size, dilation_rate, n_layers, gin_channels=gin_channels)
-        self.post = nn.Conv1d(hidden_channels, self.half, 1)
+        self.post = nn.Conv1d(hidden_channels, self.half_channels, 1)
         nn.init.zeros_(self.post.weight)
-        nn.init.zeros_(self.post.bias)
+        nn.init.zeros_(self.post.bias)  # type: ignore[arg-type]
 
     def forward(self, x: Tensor, x_mask: Tensor, g: Tensor | None = None, reverse: bool = False) -> Tensor:
-        x0, x1 = torch.split(x, [self.half, self.half], dim=1)
+        x0, x1 = torch.split(x, [self.half_channels, self.half_channels], dim=1)
         h = self.enc(self.pre(x0) * x_mask, x_mask, g=g)
         m = self.post(h) * x_mask
         x1 = (x1 - m) * x_mask if reverse else m + x1 * x_mask

@@ -1,7 +1,8 @@
 """HiFi-GAN generator (`dec`): latent frames [B, 192, T] -> waveform [B, 1, T * prod(upsample_rates)].
 
-For inference `set_compute_dtype(torch.bfloat16)` runs the weight-normed upsampling and residual convolutions (all
-but a few percent of the work) in bf16 with folded weights; `conv_pre`, `cond` and `conv_post` stay in fp32.
+For inference `prepare_for_inference(dtype)` builds a `GeneratorPlan`: the upsampling and residual convolutions (all
+but a few percent of the work) run with folded weights in channels-last layout, in fp32 or bf16; `conv_pre`, `cond`
+and `conv_post` stay in fp32.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from timbre.models.sovits.layers import LRELU_SLOPE, WNConv1d, WNConvTranspose1d, fold_weight_norm
+from timbre.models.sovits.generator_plan import GeneratorPlan
+from timbre.models.sovits.layers import LRELU_SLOPE, WNConv1d, WNConvTranspose1d
 
 
 def _same_padding(kernel_size: int, dilation: int) -> int:
@@ -83,19 +85,26 @@ class Generator(nn.Module):
         self.conv_post = nn.Conv1d(ch, 1, 7, 1, padding=3, bias=False)
         if gin_channels:
             self.cond = nn.Conv1d(gin_channels, upsample_initial_channel, 1)
-        self.compute_dtype = torch.float32
+        self.plan: GeneratorPlan | None = None
 
-    def set_compute_dtype(self, dtype: torch.dtype) -> None:
-        """Fold weight norm into cached weights of `dtype` (inference only)."""
-        fold_weight_norm(self, dtype)
-        self.compute_dtype = dtype
+    def prepare_for_inference(self, dtype: torch.dtype = torch.float32) -> None:
+        """Build the channels-last inference plan with weights folded into `dtype` (see `GeneratorPlan`)."""
+        self.plan = GeneratorPlan(self.ups, self.resblocks, self.num_kernels, dtype)
+
+    def train(self, mode: bool = True) -> Generator:
+        super().train(mode)
+        if mode:
+            self.plan = None
+        return self
 
     def forward(self, x: Tensor, g: Tensor | None = None) -> Tensor:
         # x: [B, inter, T], g: [B, gin, 1] -> [B, 1, T * 640]
         x = self.conv_pre(x)
         if g is not None:
             x = x + self.cond(g)
-        x = x.to(self.compute_dtype)
+        if self.plan is not None and not self.training:
+            x = self.plan(x)
+            return torch.tanh(self.conv_post(F.leaky_relu(x.float()).contiguous()))
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
@@ -103,5 +112,4 @@ class Generator(nn.Module):
             for block in blocks[1:]:
                 xs += block(x)
             x = xs / self.num_kernels
-        x = self.conv_post(F.leaky_relu(x).float())
-        return torch.tanh(x)
+        return torch.tanh(self.conv_post(F.leaky_relu(x)))

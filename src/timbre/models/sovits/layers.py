@@ -106,7 +106,8 @@ class WNConvTranspose1d(_WeightNormMixin, nn.ConvTranspose1d):
         bias = self.bias
         if bias is not None and bias.dtype != weight.dtype:
             bias = bias.to(weight.dtype)
-        pad = self.padding if isinstance(self.padding, tuple) else (self.padding,)
+        pad = self.padding[0]
+        assert isinstance(pad, int)
         return F.conv_transpose1d(
             x, weight, bias, self.stride, pad, self.output_padding, self.groups, self.dilation
         )

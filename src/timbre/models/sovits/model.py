@@ -112,7 +112,6 @@ class SynthesizerTrn(nn.Module):
         super().train(mode)
         if mode:
             unfold_weight_norm(self)
-            self.dec.compute_dtype = torch.float32
         if self.cfg.freeze_quantizer:  # the original keeps a frozen quantizer in eval mode while training
             self.ssl_proj.train(False)
             self.quantizer.train(False)
@@ -127,7 +126,7 @@ class SynthesizerTrn(nn.Module):
             raise TimbreError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
         self.eval()
         fold_weight_norm(self)
-        self.dec.set_compute_dtype(torch.bfloat16 if precision == "bf16" else torch.float32)
+        self.dec.prepare_for_inference(torch.bfloat16 if precision == "bf16" else torch.float32)
         return self
 
     # -- conditioning -----------------------------------------------------------------------------------------

@@ -23,6 +23,11 @@ class QuantizerOutput(NamedTuple):
 
 
 class EuclideanCodebook(nn.Module):
+    inited: Tensor
+    cluster_size: Tensor
+    embed: Tensor
+    embed_avg: Tensor
+
     def __init__(
         self,
         dim: int,
@@ -100,6 +105,8 @@ class EuclideanCodebook(nn.Module):
 class _VectorQuantization(nn.Module):
     """Holds one codebook as `_codebook` (checkpoint naming)."""
 
+    _codebook: EuclideanCodebook
+
     def __init__(self, dim: int, codebook_size: int) -> None:
         super().__init__()
         self._codebook = EuclideanCodebook(dim, codebook_size)
@@ -117,16 +124,20 @@ class ResidualVectorQuantizer(nn.Module):
         self.n_q = n_q
         self.vq = _ResidualLayers(n_q, dimension, bins)
 
+    def codebook(self, i: int) -> EuclideanCodebook:
+        layer: _VectorQuantization = self.vq.layers[i]  # type: ignore[assignment]
+        return layer._codebook
+
     def forward(self, x: Tensor, n_q: int | None = None, layers: list[int] | None = None) -> QuantizerOutput:
         # x: [B, D, T]
         n_q = n_q or self.n_q
         residual = x
         quantized_out = torch.zeros_like(x)
         codes, losses, per_layer = [], [], []
-        for i, vq in enumerate(self.vq.layers[:n_q]):
+        for i in range(n_q):
             b, d, t = residual.shape
             flat = residual.transpose(1, 2).reshape(b * t, d)  # [B*T, D]
-            q_flat, idx = vq._codebook(flat)
+            q_flat, idx = self.codebook(i)(flat)
             if self.training:
                 loss = F.mse_loss(q_flat.detach(), flat)
                 q_flat = flat + (q_flat - flat).detach()  # straight-through
@@ -145,7 +156,7 @@ class ResidualVectorQuantizer(nn.Module):
         """[n_q, B, T] int codes -> [B, D, T]."""
         out: Tensor | None = None
         for i, idx in enumerate(codes):
-            q = self.vq.layers[i]._codebook.lookup(idx).transpose(1, 2)
+            q = self.codebook(i).lookup(idx).transpose(1, 2)
             out = q if out is None else out + q
         assert out is not None
         return out

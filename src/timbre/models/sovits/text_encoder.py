@@ -33,7 +33,7 @@ class TextEncoder(nn.Module):
             hidden_channels, filter_channels, n_heads, n_layers, kernel_size, p_dropout
         )
         self.text_embedding = nn.Embedding(n_symbols, hidden_channels)
-        self.mrte = MRTE()
+        self.mrte = MRTE(hidden_channels, 512, hidden_channels)
         self.encoder2 = Encoder(
             hidden_channels, filter_channels, n_heads, n_layers // 2, kernel_size, p_dropout
         )
