@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -189,14 +191,24 @@ def deterministic_models(seed: int) -> tuple[Text2SemanticDecoder, SynthesizerTr
     return gpt, sovits
 
 
-def deterministic(
-    seed: int = 0, *, precision: str = "fp32", limits: ReferenceLimits | None = None, hubert_layers: int = 2
-) -> Synthesizer:
-    """The whole pipeline on untrained deterministic weights (see the module docstring)."""
-    _check_precision(precision)
+@functools.cache
+def _deterministic_shared(seed: int, precision: str, hubert_layers: int) -> Synthesizer:
     gpt, sovits = deterministic_models(seed)
     cap = TokenCap(model_cap=gpt.cfg.early_stop_num, tokens_per_phone=DET_TOKENS_PER_PHONE)
     return _assemble(
         gpt, sovits, tiny_hubert(seed, hubert_layers), roberta=None, speaker=None, precision=precision,
-        limits=limits, cap=cap, description=f"deterministic weights, seed {seed} (untrained)",
+        limits=None, cap=cap, description=f"deterministic weights, seed {seed} (untrained)",
     )  # fmt: skip
+
+
+def deterministic(
+    seed: int = 0, *, precision: str = "fp32", limits: ReferenceLimits | None = None, hubert_layers: int = 2
+) -> Synthesizer:
+    """The whole pipeline on untrained deterministic weights (see the module docstring).
+
+    The models are built once per process for each (seed, precision, hubert_layers) and shared by the synthesizers
+    returned here: inference only reads them, and building them takes seconds.
+    """
+    _check_precision(precision)
+    shared = _deterministic_shared(seed, precision, hubert_layers)
+    return replace(shared, limits=limits or ReferenceLimits())

@@ -209,7 +209,7 @@ class Synthesizer:
             results = gpt_decode.decode_batch(self.gpt, requests, options.sampling(max(caps)))
             for res, cap in zip(results, caps, strict=True):
                 # A longer batch cap only adds tokens after this fragment's own cap: cutting them gives its own run.
-                decoded.append((res.tokens[:cap], "cap" if res.tokens.shape[0] > cap else res.stop))
+                decoded.append((res.tokens[:cap], "cap" if res.tokens.shape[0] >= cap else res.stop))
         t2 = time.perf_counter()
         fragments = []
         for i, ((piece, target), (tokens, stop)) in enumerate(zip(pieces, decoded, strict=True)):
