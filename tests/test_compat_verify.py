@@ -71,7 +71,9 @@ def test_seed_comes_from_the_index_when_the_sidecar_has_none(tmp_path: Path) -> 
 def test_seed_falls_back_to_the_folder_name(tmp_path: Path) -> None:
     root = _fake_root(tmp_path, seed=5, sidecar_seed=None)
     index_path = root / "vectors_seed5/index_seed5.json"
-    index_path.write_text(json.dumps({"params": {}, "vectors": {"fake_set": {"file": "fake_set.npz"}}}), "utf-8")
+    index_path.write_text(
+        json.dumps({"params": {}, "vectors": {"fake_set": {"file": "fake_set.npz"}}}), "utf-8"
+    )
     seen: list[VectorSet] = []
     verify_dir(root, checks={"fake_set": _echo_check(seen)})
     assert seen[0].seed == 5
