@@ -5,11 +5,12 @@ was already emitted (left context) plus all the tokens since — and emits the a
 `lookahead`, which wait for their right context. `finish` renders the rest. So the first chunk leaves as soon as the
 first `chunk_tokens` tokens exist.
 
-Seams: the SoVITS encoder attends over its whole window and the flow/decoder convolutions see a few frames either
-side, so samples near a seam differ slightly from one full render (the noise is identical: see `render.NoiseBank`).
-`tests/test_infer_streaming.py` measures the difference with greedy decoding and deterministic weights; with the
-defaults (context 50, lookahead 8 tokens) the streamed audio stays within 0.1 of the full render's peak (max abs
-difference / max abs of the full audio), and the relative RMS difference over the whole fragment is below 0.05.
+Tolerance: the noise is identical (see `render.NoiseBank`) and so are the tokens for the same seed, but the SoVITS
+encoder attends over its whole window, so a chunk rendered before the later tokens exist differs from one full render
+everywhere a little, not only near its seams. `tests/test_infer_streaming.py` measures it on deterministic weights
+(the worst case: untrained attention is almost uniform): max |streamed - full| = 0.37 of the full render's peak and a
+relative RMS difference of 0.26 over a 45-token fragment streamed in chunks of 15 (test bounds: 0.5 and 0.35). The
+last chunk, rendered with every token in its window (fragments up to `context` tokens), equals the full render.
 Speeds other than 1 map token windows to frames approximately and can differ more.
 """
 
