@@ -71,17 +71,24 @@ def align_ssl(ssl: torch.Tensor, frames: int) -> torch.Tensor:
     return ssl[..., :frames]
 
 
-def _pad_stack(tensors: Sequence[torch.Tensor], value: float = 0.0) -> torch.Tensor:
-    """Right-pad the last axis of equally-ranked tensors and stack them."""
-    longest = max(t.shape[-1] for t in tensors)
+def _pad_stack(
+    tensors: Sequence[torch.Tensor], value: float = 0.0, length: int | None = None
+) -> torch.Tensor:
+    """Right-pad the last axis of equally-ranked tensors (to `length`, default the longest) and stack them."""
+    longest = length or max(t.shape[-1] for t in tensors)
     return torch.stack([F.pad(t, (0, longest - t.shape[-1]), value=value) for t in tensors])
 
 
 def collate_sovits(items: Sequence[SoVITSItem]) -> SoVITSBatch:
     frames = [min(it.spec.shape[-1], it.wav.shape[-1] // HOP) for it in items]
-    ssl = _pad_stack([align_ssl(it.ssl, n) for it, n in zip(items, frames, strict=True)])
-    spec = _pad_stack([it.spec[:, :n] for it, n in zip(items, frames, strict=True)])
-    wav = _pad_stack([it.wav[: n * HOP][None] for it, n in zip(items, frames, strict=True)])
+    # the original pads the frame axis to an even length past the longest item (2 * (T // 2 + 1)): the 25 Hz
+    # semantic path halves and re-doubles it, so an odd length would lose a frame against the spectrogram
+    padded = 2 * (max(frames) // 2 + 1)
+    ssl = _pad_stack([align_ssl(it.ssl, n) for it, n in zip(items, frames, strict=True)], length=padded)
+    spec = _pad_stack([it.spec[:, :n] for it, n in zip(items, frames, strict=True)], length=padded)
+    wav = _pad_stack(
+        [it.wav[: n * HOP][None] for it, n in zip(items, frames, strict=True)], length=padded * HOP
+    )
     text = _pad_stack([it.phone_ids for it in items]).long()
     sv = torch.stack([it.sv_emb for it in items]) if all(it.sv_emb is not None for it in items) else None  # type: ignore[misc]
     lengths = torch.tensor(frames)

@@ -1,0 +1,147 @@
+"""Everything `timbre train` checks before it spends any compute: the dataset and the pretrained files.
+
+Dataset: a `.list` with a transcript on every line, every listed file present and recorded at 32 kHz (what
+`timbre prepare` writes), at least 10 s of audio in total. Pretrained files: a SoVITS `.pth` and a GPT `.ckpt` of the
+v2 family (v2, v2Pro, v2ProPlus SoVITS with a v2 GPT), each of the right kind; an optional discriminator; the HuBERT
+folder. Every problem is a `ValueError` whose message says what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import soundfile as sf
+import torch
+
+from timbre.compat.checkpoints import GPTCheckpoint, SoVITSCheckpoint, load_gpt, load_sovits
+from timbre.compat.safe_load import read_torch_file
+from timbre.errors import CheckpointError, TimbreError
+from timbre.features.dataset import ListSegment, find_list_file, read_segments
+from timbre.models.discriminators import periods_for
+
+MIN_TOTAL_SECONDS = 10.0
+SAMPLE_RATE = 32000
+TRAINABLE_SOVITS = ("v2", "v2Pro", "v2ProPlus")
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    list_file: Path
+    segments: list[ListSegment]
+    seconds: float  # total audio
+    longest: float  # seconds
+
+
+def check_dataset(dataset_dir: Path) -> DatasetSummary:
+    """The dataset's segments, after checking transcripts, files, sample rates and total length."""
+    if not dataset_dir.is_dir():
+        raise TimbreError(f"dataset folder not found: {dataset_dir}; run `timbre prepare` to make one")
+    try:
+        list_file = find_list_file(dataset_dir)
+        segments = read_segments(list_file)
+    except ValueError as exc:
+        raise TimbreError(
+            f"missing or incomplete transcripts: {exc}. Every clip needs a 'wav|speaker|LANG|text' line"
+        ) from None
+    missing = [s.wav.name for s in segments if not s.wav.is_file()]
+    if missing:
+        raise TimbreError(
+            f"{len(missing)} files listed in {list_file.name} do not exist ({', '.join(missing[:3])}); "
+            "fix the paths or run `timbre prepare` again"
+        )
+    seconds, longest, wrong_rate = 0.0, 0.0, []
+    for seg in segments:
+        try:
+            info = sf.info(str(seg.wav))
+        except (RuntimeError, sf.LibsndfileError) as exc:
+            raise TimbreError(f"{seg.wav}: not a readable audio file ({exc})") from None
+        if info.samplerate != SAMPLE_RATE:
+            wrong_rate.append(f"{seg.wav.name} ({info.samplerate} Hz)")
+        seconds += info.frames / info.samplerate
+        longest = max(longest, info.frames / info.samplerate)
+    if wrong_rate:
+        raise TimbreError(
+            f"training segments must be 32000 Hz; {len(wrong_rate)} are not: {', '.join(wrong_rate[:3])}. "
+            "Run `timbre prepare` on the recordings (it resamples and slices them)"
+        )
+    if seconds < MIN_TOTAL_SECONDS:
+        raise TimbreError(
+            f"the dataset holds {seconds:.1f} s of audio; few-shot training needs at least {MIN_TOTAL_SECONDS:g} s "
+            "(about a minute is recommended)"
+        )
+    return DatasetSummary(list_file, segments, seconds, longest)
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    sovits: SoVITSCheckpoint
+    gpt: GPTCheckpoint
+    discriminator: dict[str, torch.Tensor] | None  # MultiPeriodDiscriminator state dict, or None (fresh init)
+    sovits_path: Path
+    gpt_path: Path
+
+
+def _kind_error(path: Path, expected: str, exc: ValueError) -> TimbreError:
+    return TimbreError(f"--pretrained-{expected} {path}: {exc}")
+
+
+def load_pretrained(sovits_path: Path, gpt_path: Path, discriminator_path: Path | None) -> Pretrained:
+    """Read and cross-check the pretrained files (no model is built yet)."""
+    try:
+        sovits = load_sovits(sovits_path)
+    except ValueError as exc:
+        raise _kind_error(sovits_path, "sovits", exc) from None
+    try:
+        gpt = load_gpt(gpt_path)
+    except ValueError as exc:
+        raise _kind_error(gpt_path, "gpt", exc) from None
+    if sovits.version not in TRAINABLE_SOVITS:
+        raise TimbreError(
+            f"--pretrained-sovits {sovits_path} is a SoVITS {sovits.version} model; training needs the v2 family "
+            "(s2G2333k.pth for v2, s2Gv2Pro.pth / s2Gv2ProPlus.pth) because the text front end produces v2 phones"
+        )
+    if gpt.version != "v2":
+        raise TimbreError(
+            f"--pretrained-gpt {gpt_path} is a GPT {gpt.version} model; SoVITS {sovits.version} pairs with a v2 GPT "
+            "(s1bert25hz-5kh-longer-epoch=12-step=369668.ckpt or the v2Pro one)"
+        )
+    d_path = discriminator_path or sibling_discriminator(sovits_path)
+    weights = load_discriminator(d_path, sovits.version) if d_path is not None else None
+    return Pretrained(sovits, gpt, weights, sovits_path, gpt_path)
+
+
+def sibling_discriminator(generator_path: Path) -> Path | None:
+    """The original ships s2D*.pth beside s2G*.pth; use it when present and not given explicitly."""
+    name = generator_path.name
+    if "s2G" not in name:
+        return None
+    candidate = generator_path.with_name(name.replace("s2G", "s2D", 1))
+    return candidate if candidate.is_file() else None
+
+
+def load_discriminator(path: Path, version: str) -> dict[str, torch.Tensor]:
+    """The state dict of an original discriminator file ({"model": state dict, "iteration", ...} or bare)."""
+    try:
+        payload: Any = read_torch_file(path).payload
+    except CheckpointError as exc:
+        raise TimbreError(f"--pretrained-sovits-d: {exc}") from None
+    weights = payload.get("model", payload) if isinstance(payload, Mapping) else None
+    if not isinstance(weights, Mapping) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise TimbreError(f"--pretrained-sovits-d {path}: not a discriminator state dict")
+    weights = {k.removeprefix("module."): v for k, v in weights.items()}
+    if not weights or not all(k.startswith("discriminators.") for k in weights):
+        raise TimbreError(
+            f"--pretrained-sovits-d {path}: not a SoVITS discriminator (expected 'discriminators.*' weights); "
+            "give the s2D*.pth file that belongs to the pretrained s2G*.pth"
+        )
+    count = len({k.split(".")[1] for k in weights})
+    expected = 1 + len(periods_for(version))
+    if count != expected:
+        raise TimbreError(
+            f"--pretrained-sovits-d {path} has {count} discriminators but SoVITS {version} uses {expected}; "
+            "give the discriminator of the same version as the generator"
+        )
+    return dict(weights)

@@ -1,0 +1,341 @@
+"""`timbre train` as a function: check inputs → extract features → stage 1 (SoVITS) → stage 2 (GPT) → voice folder.
+
+Few-shot defaults follow the original WebUI for about a minute of speech (SoVITS 8 epochs, GPT 15 epochs, batch
+sized to the data). `config="tiny"` swaps the pretrained files for the tiny deterministic models of
+`timbre.train.tiny` (and writes a tiny HuBERT into the voice folder), so the same recipe runs on CPU in seconds.
+
+Training state lives in `VOICE_DIR/training/` (metrics CSV, TensorBoard, resumable checkpoints, `stages.json`); a
+stage that finished is skipped on `--resume`. Under torchrun every rank extracts features (the writes are atomic and
+identical) and trains; rank 0 alone writes the voice folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from timbre.audio.spectrogram import mel_spectrogram
+from timbre.errors import TimbreError
+from timbre.features.dataset import ExtractionReport, Extractors, extract_dataset
+from timbre.features.hubert import HubertExtractor, HubertOptions
+from timbre.features.loading import load_segment
+from timbre.features.roberta import RobertaPhoneFeatures
+from timbre.models.gpt import Text2SemanticDecoder
+from timbre.models.sovits import SynthesizerTrn
+from timbre.train import autobatch, export, tiny
+from timbre.train.data import HOP, GPTItem, SoVITSItem
+from timbre.train.distributed import DistEnv
+from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
+from timbre.train.inputs import DatasetSummary, check_dataset, load_pretrained
+from timbre.train.loop import RunConfig
+from timbre.train.lora import LoRAConfig
+from timbre.train.sovits_trainer import SoVITSTrainConfig, train_sovits
+from timbre.train.stages import StageState, stage_progress
+
+STAGES = ("all", "sovits", "gpt")
+CONFIGS = ("default", "tiny")
+SOVITS_LORA_TARGETS = ("enc_p.*.weight", "flow.*.weight", "flow.*.weight_v")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    epochs_sovits: int
+    epochs_gpt: int
+    max_batch: int
+    lr_sovits: float
+    lr_gpt: float
+    sovits_frames: int | None = None  # crop SoVITS items to this many frames (the tiny run's speed-up)
+
+
+FEW_SHOT = Defaults(epochs_sovits=8, epochs_gpt=15, max_batch=8, lr_sovits=1e-4, lr_gpt=1e-4)
+TINY = Defaults(epochs_sovits=2, epochs_gpt=4, max_batch=2, lr_sovits=2e-4, lr_gpt=2e-3, sovits_frames=32)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    dataset_dir: Path
+    out_dir: Path  # the voice folder
+    config: str = "default"  # default | tiny
+    pretrained_gpt: Path | None = None
+    pretrained_sovits: Path | None = None
+    pretrained_sovits_d: Path | None = None
+    hubert: Path | None = None
+    roberta: Path | None = None
+    sv: Path | None = None
+    stage: str = "all"  # all | sovits | gpt
+    epochs_sovits: int | None = None
+    epochs_gpt: int | None = None
+    batch_size: int | str | None = None  # None: sized to the data; "auto": largest that fits (CUDA)
+    accum: int = 1
+    precision: str = "fp32"
+    resume: bool = False
+    lora_rank: int = 0  # 0: full fine-tuning
+    lora_alpha: float | None = None  # default 2 × rank
+    device: str = "auto"
+    num_workers: int = 0
+    compile: bool = False
+    seed: int = 1234
+    save_every: int = 0
+    keep_checkpoints: bool = False
+    progress: bool = True
+    threads: int | None = None  # CPU threads for torch; the tiny config defaults to 1 (its ops are small)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise TimbreError(f"--stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if self.config not in CONFIGS:
+            raise TimbreError(f"--config must be one of {', '.join(CONFIGS)}, got {self.config!r}")
+        if isinstance(self.batch_size, str) and self.batch_size != "auto":
+            raise TimbreError(f"--batch-size must be a number or 'auto', got {self.batch_size!r}")
+        if isinstance(self.batch_size, int) and self.batch_size < 1:
+            raise TimbreError("--batch-size must be at least 1")
+        if self.lora_rank < 0 or self.accum < 1:
+            raise TimbreError("--lora-rank must be >= 0 and --accum >= 1")
+        if self.config == "default":
+            needed = {"--pretrained-gpt": self.pretrained_gpt, "--pretrained-sovits": self.pretrained_sovits}
+            needed["--hubert"] = self.hubert
+            missing = [flag for flag, value in needed.items() if value is None]
+            if missing:
+                raise TimbreError(
+                    f"missing {', '.join(missing)}: training starts from the original pretrained models "
+                    "(or use --config tiny for a quick CPU run with tiny models)"
+                )
+
+    @property
+    def defaults(self) -> Defaults:
+        return TINY if self.config == "tiny" else FEW_SHOT
+
+
+@dataclass
+class Models:
+    sovits: SynthesizerTrn
+    discriminator: nn.Module
+    gpt: Text2SemanticDecoder
+    sovits_config: dict[str, Any]  # the original-format config written into the exported .pth
+    gpt_config: dict[str, Any]
+    version: str  # SoVITS version
+    identity: str  # names the pretrained SoVITS in the semantic-token cache key
+
+
+@dataclass
+class TrainResult:
+    voice_dir: Path
+    segments: int
+    seconds: float
+    extraction: ExtractionReport
+    trained: list[str] = field(default_factory=list)  # stages trained in this run
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def build_models(opts: TrainOptions) -> Models:
+    if opts.config == "tiny":
+        sovits_cfg = tiny.tiny_sovits_config()
+        return Models(
+            tiny.tiny_sovits(opts.seed),
+            tiny.tiny_discriminator(opts.seed),
+            tiny.tiny_gpt(opts.seed),
+            sovits_cfg.to_original(),
+            tiny.TINY_GPT.to_original(),
+            sovits_cfg.version,
+            f"tiny-sovits-seed{opts.seed}",
+        )
+    from timbre.compat.build import build_model
+    from timbre.compat.versions import file_head_hash
+    from timbre.models.discriminators import MultiPeriodDiscriminator
+
+    assert opts.pretrained_sovits is not None and opts.pretrained_gpt is not None
+    pre = load_pretrained(opts.pretrained_sovits, opts.pretrained_gpt, opts.pretrained_sovits_d)
+    if pre.sovits.version in ("v2Pro", "v2ProPlus"):
+        raise TimbreError(
+            f"SoVITS {pre.sovits.version} training needs speaker-verification embeddings, and timbre cannot run the "
+            "speaker model (ERes2NetV2) yet; train from the v2 pretrained files (s2G2333k.pth + the v2 GPT)"
+        )
+    discriminator = MultiPeriodDiscriminator(pre.sovits.version)
+    if pre.discriminator is not None:
+        discriminator.load_state_dict(pre.discriminator)
+    return Models(
+        build_model(pre.sovits),  # type: ignore[arg-type]
+        discriminator,
+        build_model(pre.gpt),  # type: ignore[arg-type]
+        pre.sovits.config,
+        pre.gpt.config,
+        pre.sovits.version,
+        file_head_hash(pre.sovits_path),
+    )
+
+
+def load_hubert(opts: TrainOptions, device: torch.device) -> tuple[HubertExtractor, Path]:
+    options = HubertOptions(device=str(device), precision="bf16" if opts.precision != "fp32" else "fp32")
+    if opts.config == "tiny":
+        folder = opts.out_dir / "hubert"
+        if not (folder / "config.json").is_file():
+            tiny.save_tiny_hubert(folder, opts.seed)
+        return HubertExtractor.from_folder(folder, options), folder
+    assert opts.hubert is not None
+    return HubertExtractor.from_folder(opts.hubert, options), opts.hubert.resolve()
+
+
+def load_items(
+    dataset_dir: Path, names: list[str], sovits_frames: int | None = None
+) -> tuple[list[SoVITSItem], list[GPTItem]]:
+    """Training items of the extracted segments; `sovits_frames` keeps only the start of the SoVITS items."""
+    sovits_items, gpt_items = [], []
+    frames = sovits_frames or 1 << 30
+    for name in names:
+        f = load_segment(dataset_dir, name)
+        phones = torch.from_numpy(f.phone_ids).long()
+        sv = torch.from_numpy(f.sv_emb) if f.sv_emb is not None else None
+        assert f.spec is not None and f.codes is not None
+        ssl, spec = torch.from_numpy(f.ssl[:, :frames]), torch.from_numpy(f.spec[:, :frames])
+        sovits_items.append(SoVITSItem(ssl, spec, torch.from_numpy(f.audio[: frames * HOP]), phones, sv))
+        gpt_items.append(GPTItem(phones, torch.from_numpy(f.bert).float(), torch.from_numpy(f.codes).long()))
+    return sovits_items, gpt_items
+
+
+def warm_spectrogram_caches(device: torch.device) -> None:
+    """Create the cached STFT window and mel filterbank outside inference mode. `timbre.audio.spectrogram` caches
+    them on first use; made first under the extraction's `inference_mode`, they could not be used in training."""
+    for dev in {torch.device("cpu"), device}:
+        mel_spectrogram(torch.zeros(1, 4 * 640, device=dev))
+
+
+def extract(opts: TrainOptions, models: Models, device: torch.device) -> tuple[ExtractionReport, Path]:
+    warm_spectrogram_caches(device)
+    hubert, hubert_dir = load_hubert(opts, device)
+    roberta = RobertaPhoneFeatures.from_folder(opts.roberta, str(device)) if opts.roberta else None
+    models.sovits.to(device).eval()
+    extractors = Extractors(
+        hubert=hubert,
+        roberta=roberta,
+        extract_latent=models.sovits.extract_latent,
+        sovits_identity=models.identity,
+        allow_zero_bert=opts.config == "tiny",
+    )
+    with stage_progress(opts.progress) as progress:
+        report = extract_dataset(opts.dataset_dir, extractors, progress=progress)
+    models.sovits.cpu()
+    if not report.segments:
+        reasons = "; ".join(f"{k}: {v}" for k, v in list(report.failures.items())[:3])
+        raise TimbreError(f"no segment could be prepared for training ({reasons})")
+    return report, hubert_dir
+
+
+def batch_plan(
+    opts: TrainOptions, lengths: list[int], cap: int, probe: autobatch.Probe, device: torch.device
+) -> tuple[int, int]:
+    """(max_batch, max_frames): fixed, probed ("auto", CUDA only) or sized to the data (>= 4 steps per epoch)."""
+    if isinstance(opts.batch_size, int):
+        batch = opts.batch_size
+    elif opts.batch_size == "auto" and device.type == "cuda":
+        batch = autobatch.probe(probe, limit=max(1, len(lengths)))
+    else:
+        batch = max(1, min(cap, -(-len(lengths) // 4)))
+    return batch, batch * max(lengths)
+
+
+def run_config(opts: TrainOptions, epochs: int, batch: tuple[int, int], resume: bool) -> RunConfig:
+    return RunConfig(
+        out_dir=opts.out_dir / "training",
+        epochs=epochs,
+        max_batch=batch[0],
+        max_frames=batch[1],
+        accum=opts.accum,
+        precision=opts.precision,
+        save_every=opts.save_every,
+        keep_last=1,
+        seed=opts.seed,
+        num_workers=opts.num_workers,
+        compile=opts.compile,
+        resume=resume,
+        device=opts.device,
+        progress=opts.progress,
+    )
+
+
+def lora(opts: TrainOptions, targets: tuple[str, ...] | None) -> LoRAConfig | None:
+    if not opts.lora_rank:
+        return None
+    alpha = opts.lora_alpha if opts.lora_alpha is not None else 2.0 * opts.lora_rank
+    base = LoRAConfig(rank=opts.lora_rank, alpha=alpha)
+    return replace(base, targets=targets) if targets else base
+
+
+def train_voice(opts: TrainOptions) -> TrainResult:
+    """Run the whole recipe; returns what was done and the files written."""
+    summary: DatasetSummary = check_dataset(opts.dataset_dir)
+    threads = opts.threads or (1 if opts.config == "tiny" else None)
+    if threads:
+        torch.set_num_threads(threads)
+    models = build_models(opts)
+    env = DistEnv.from_environ()
+    device = env.device(prefer_cuda=opts.device != "cpu")
+    opts.out_dir.mkdir(parents=True, exist_ok=True)
+    report, hubert_dir = extract(opts, models, device)
+    sovits_items, gpt_items = load_items(opts.dataset_dir, report.segments, opts.defaults.sovits_frames)
+    state = StageState(opts.out_dir / "training" / "stages.json")
+    result = TrainResult(opts.out_dir, len(report.segments), summary.seconds, report)
+    d = opts.defaults
+
+    if opts.stage in ("all", "sovits") and not (opts.resume and state.done("sovits")):
+        state.set("sovits", False)
+        lengths = [it.spec.shape[-1] for it in sovits_items]
+        probe = autobatch.sovits_probe(
+            models.sovits, models.discriminator, sovits_items, device, opts.precision
+        )
+        run = run_config(
+            opts,
+            opts.epochs_sovits or d.epochs_sovits,
+            batch_plan(opts, lengths, d.max_batch, probe, device),
+            opts.resume,
+        )
+        cfg = SoVITSTrainConfig(lr=d.lr_sovits, lora=lora(opts, SOVITS_LORA_TARGETS))
+        models.sovits = train_sovits(models.sovits, models.discriminator, sovits_items, run, cfg)  # type: ignore[arg-type]
+        result.trained.append("sovits")
+    elif export.has_trained(opts.out_dir, "sovits"):
+        models.sovits = export.load_trained_sovits(opts.out_dir)
+
+    if opts.stage in ("all", "gpt") and not (opts.resume and state.done("gpt")):
+        state.set("gpt", False)
+        lengths = [len(it.phone_ids) + len(it.semantic) for it in gpt_items]
+        probe = autobatch.gpt_probe(models.gpt, gpt_items, device, opts.precision)
+        run = run_config(
+            opts,
+            opts.epochs_gpt or d.epochs_gpt,
+            batch_plan(opts, lengths, 2 * d.max_batch, probe, device),
+            opts.resume,
+        )
+        models.gpt = train_gpt(models.gpt, gpt_items, run, GPTTrainConfig(lr=d.lr_gpt, lora=lora(opts, None)))
+        result.trained.append("gpt")
+    elif export.has_trained(opts.out_dir, "gpt"):
+        models.gpt = export.load_trained_gpt(opts.out_dir)
+
+    if env.is_main:
+        result.files = export.write_voice(
+            opts.out_dir,
+            export.VoiceParts(
+                models.sovits,
+                models.sovits_config,
+                models.version,
+                models.gpt,
+                models.gpt_config,
+                hubert_dir,
+                opts.roberta.resolve() if opts.roberta else None,
+            ),
+            opts.dataset_dir,
+            report.segments,
+        )
+        for stage in result.trained:
+            state.set(stage, True)
+            if not opts.keep_checkpoints:
+                shutil.rmtree(opts.out_dir / "training" / "checkpoints" / stage, ignore_errors=True)
+        (opts.out_dir / "training" / "run.json").write_text(
+            json.dumps({"trained": result.trained, "segments": result.segments, "seconds": result.seconds})
+            + "\n"
+        )
+    return result
