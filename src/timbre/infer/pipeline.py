@@ -10,6 +10,7 @@ audio of each fragment in chunks while its tokens are being produced. Build one 
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -188,6 +189,18 @@ class Synthesizer:
             noise_scale=options.noise_scale, speed=options.speed, frame_offset=offset,
         )  # fmt: skip
 
+    def _render_window(
+        self,
+        tokens: Tensor,
+        start: int,
+        *,
+        target: PhoneInput,
+        ref: PreparedReference,
+        noise: NoiseBank,
+        options: SynthesisOptions,
+    ) -> Tensor:
+        return self._render(tokens, target, ref, noise, options, start)
+
     def _noise(self, seed: int) -> NoiseBank:
         return NoiseBank(seed, self.sovits.cfg.inter_channels)
 
@@ -238,8 +251,11 @@ class Synthesizer:
             noise = self._noise(fseed)
             request = self._request(ref, target, fseed)
             cap = self.cap.for_fragment(len(target.phone_ids), options.max_new_tokens)
+            window = functools.partial(
+                self._render_window, target=target, ref=ref, noise=noise, options=options
+            )
             decoder = StreamDecoder(
-                lambda toks, start, t=target, n=noise: self._render(toks, t, ref, n, options, start),
+                window,
                 options.stream_chunk_tokens,
                 options.stream_context,
                 options.stream_lookahead,
