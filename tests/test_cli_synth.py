@@ -93,3 +93,41 @@ def test_synth_reference_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     missing_text = [a for a in _base(short, tmp_path / "o.wav") if a not in ("--ref-text", "Hello there")]
     code, _, err = _run(missing_text, capsys)
     assert code == 2 and "--ref needs --ref-text" in err
+
+
+@pytest.mark.slow
+def test_synth_from_original_files(ref_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--gpt/--sovits/--hubert with files in the original formats and a HuBERT folder in Hugging Face format."""
+    from timbre.compat.checkpoints import GPTCheckpoint, SoVITSCheckpoint, save_gpt_ckpt, save_sovits_pth
+    from timbre.infer import factory
+    from timbre.models.gpt import original_config
+
+    synth = factory.deterministic(0)
+    gpt = save_gpt_ckpt(
+        GPTCheckpoint("v2", original_config("v2"), synth.gpt.model.state_dict()), tmp_path / "g.ckpt"
+    )
+    sovits_ckpt = SoVITSCheckpoint("v2", synth.sovits.cfg.to_original(), synth.sovits.state_dict())
+    sovits = save_sovits_pth(sovits_ckpt, tmp_path / "s.pth")
+    hubert = tmp_path / "hubert"
+    synth.hubert.model.save_pretrained(hubert)  # type: ignore[attr-defined]
+    common = ["--hubert", str(hubert), "--ref", str(ref_wav), "--ref-text", "Hello there", "--ref-lang", "en"]
+    argv = [
+        "synth",
+        "--gpt",
+        str(gpt),
+        "--sovits",
+        str(sovits),
+        *common,
+        "--text",
+        "Hello world.",
+        "--lang",
+        "en",
+    ]
+    out = tmp_path / "o.wav"
+    code, stdout, err = _run([*argv, "-o", str(out), "--max-new-tokens", "12", "--seed", "1"], capsys)
+    assert code == 0, err
+    assert sf.info(str(out)).frames == 12 * 1280 + int(0.3 * SR)
+    assert "g.ckpt + s.pth" in stdout
+    swapped = ["synth", "--gpt", str(sovits), "--sovits", str(gpt), *common, "--text", "Hi.", "-o", str(out)]
+    code, _, err = _run(swapped, capsys)
+    assert code == 2 and "this is a sovits checkpoint, not a gpt one" in err
