@@ -15,6 +15,7 @@ from torch import nn
 from timbre.train.data import GPTItem, SoVITSItem, collate_gpt, collate_sovits
 from timbre.train.oom import probe_batch_size
 from timbre.train.precision import AmpPolicy
+from timbre.train.sovits_trainer import to_device
 
 Probe = Callable[[int], None]
 
@@ -39,8 +40,7 @@ def sovits_probe(
     amp = AmpPolicy.create(precision, device)
 
     def try_batch(size: int) -> None:
-        b = collate_sovits([longest] * size)
-        b = type(b)(*(t.to(device) if t is not None else None for t in b))
+        b = to_device(collate_sovits([longest] * size), device)
         model.to(device).train()
         discriminator.to(device).train()
         try:

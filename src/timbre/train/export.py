@@ -1,20 +1,17 @@
 """Writing the voice folder: the trained models in the original formats and as safetensors, plus what synthesis needs.
 
-Layout (what `timbre synth --voice` loads):
-    voice.json            format, name, version, file names, HuBERT/RoBERTa folders, reference clip + transcript
-    sovits.pth            original SoVITS weights file (fp16, no enc_q, version marker for v2Pro*) — WebUI-loadable
-    gpt.ckpt              original GPT weights file (fp16, `model.`-prefixed)
-    sovits.safetensors    timbre format (fp32) + sovits.json config; gpt.safetensors + gpt.json likewise
-    reference.wav         a 3-10 s training segment (32 kHz) and, in voice.json, its transcript and language
-    hubert/               the tiny HuBERT (tiny config only; real voices point at the user's HuBERT folder)
+The folder is a `timbre.infer.voice` voice (what `timbre synth --voice` loads), with training's extras beside it:
+    voice.json            manifest (`save_voice`): versions, file names, hubert/, reference clip + transcript, info
+    gpt.ckpt, sovits.pth  the original formats (fp16; no enc_q; version marker for v2Pro*) — WebUI-loadable
+    gpt.safetensors (+ gpt.json), sovits.safetensors (+ sovits.json)   timbre's format, fp32
+    hubert/               the HuBERT folder used for the features (copied unless `copy_hubert=False`)
+    reference.wav         a 3-10 s training segment (32 kHz); its transcript and language are in voice.json
     sovits_losses.png, gpt_losses.png, spectrogram.png
-    training/             metrics CSV, TensorBoard logs, resumable checkpoints, stages.json
+    training/             metrics CSV, TensorBoard logs, resumable checkpoints, stages.json, run.json
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, NamedTuple, cast
@@ -22,21 +19,14 @@ from typing import Any, NamedTuple, cast
 import soundfile as sf
 
 from timbre.compat.build import build_model
-from timbre.compat.checkpoints import (
-    ENC_Q_PREFIX,
-    GPTCheckpoint,
-    SoVITSCheckpoint,
-    save_gpt_ckpt,
-    save_sovits_pth,
-)
+from timbre.compat.checkpoints import ENC_Q_PREFIX, GPTCheckpoint, SoVITSCheckpoint
 from timbre.compat.native import load_safetensors, save_safetensors
 from timbre.features.loading import load_index, load_segment
+from timbre.infer.voice import VOICE_FILE, save_voice
 from timbre.models.gpt import Text2SemanticDecoder
 from timbre.models.sovits import SynthesizerTrn
 from timbre.train.plots import spectrogram_png
 
-FORMAT = "timbre-voice"
-FORMAT_VERSION = 1
 REFERENCE_RANGE = (3.0, 10.0)  # seconds, as the original's reference limits
 REFERENCE_TARGET = 5.0
 
@@ -47,25 +37,17 @@ class VoiceParts(NamedTuple):
     version: str  # SoVITS version (v2, v2Pro, v2ProPlus)
     gpt: Text2SemanticDecoder
     gpt_config: dict[str, Any]
-    hubert: Path  # folder
-    roberta: Path | None
-
-
-def _portable(path: Path | None, root: Path) -> str | None:
-    """Paths inside the voice folder are stored relative to it (the folder can be moved), others absolute."""
-    if path is None:
-        return None
-    path = path.resolve()
-    return os.path.relpath(path, root.resolve()) if path.is_relative_to(root.resolve()) else str(path)
+    hubert: Path | None  # folder copied into the voice (None: synthesis needs --hubert)
+    info: dict[str, Any]  # training settings, kept in voice.json
 
 
 def pick_reference(dataset_dir: Path, names: list[str]) -> dict[str, Any]:
     """The index entry (name, wav, text, lang, …) of the segment closest to 5 s among those of 3-10 s."""
-    entries = [e for e in load_index(dataset_dir) if e["name"] in set(names)]
+    wanted = set(names)
+    entries = [e for e in load_index(dataset_dir) if e["name"] in wanted]
     durations = {e["name"]: sf.info(str(dataset_dir / e["wav"])).duration for e in entries}
     usable = [e for e in entries if REFERENCE_RANGE[0] <= durations[e["name"]] <= REFERENCE_RANGE[1]]
-    pool = usable or entries
-    return min(pool, key=lambda e: abs(durations[e["name"]] - REFERENCE_TARGET))
+    return min(usable or entries, key=lambda e: abs(durations[e["name"]] - REFERENCE_TARGET))
 
 
 def write_voice(voice_dir: Path, parts: VoiceParts, dataset_dir: Path, names: list[str]) -> dict[str, Path]:
@@ -75,14 +57,10 @@ def write_voice(voice_dir: Path, parts: VoiceParts, dataset_dir: Path, names: li
     sovits_ckpt = SoVITSCheckpoint(parts.version, parts.sovits_config, sovits_state, "timbre few-shot")
     gpt_ckpt = GPTCheckpoint("v2", parts.gpt_config, dict(parts.gpt.state_dict()), "GPT-timbre")
     files = {
-        "sovits": save_sovits_pth(sovits_ckpt, voice_dir / "sovits.pth"),
-        "gpt": save_gpt_ckpt(gpt_ckpt, voice_dir / "gpt.ckpt"),
         "sovits_safetensors": save_safetensors(sovits_ckpt, voice_dir / "sovits.safetensors"),
         "gpt_safetensors": save_safetensors(gpt_ckpt, voice_dir / "gpt.safetensors"),
     }
     ref = pick_reference(dataset_dir, names)
-    files["reference"] = voice_dir / "reference.wav"
-    shutil.copyfile(dataset_dir / ref["wav"], files["reference"])
     files["spectrogram"] = spectrogram_png(
         parts.sovits, load_segment(dataset_dir, ref["name"]), voice_dir / "spectrogram.png"
     )
@@ -90,23 +68,19 @@ def write_voice(voice_dir: Path, parts: VoiceParts, dataset_dir: Path, names: li
         curve = voice_dir / "training" / f"{stage}_losses.png"
         if curve.is_file():
             files[f"{stage}_losses"] = Path(shutil.copy2(curve, voice_dir / curve.name))
-    document = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": voice_dir.name,
-        "version": parts.version,
-        "sovits": "sovits.pth",
-        "gpt": "gpt.ckpt",
-        "sovits_safetensors": "sovits.safetensors",
-        "gpt_safetensors": "gpt.safetensors",
-        "hubert": _portable(parts.hubert, voice_dir),
-        "roberta": _portable(parts.roberta, voice_dir),
-        "reference": {"wav": "reference.wav", "text": ref["text"], "lang": ref["lang"]},
-    }
-    files["voice"] = voice_dir / "voice.json"
-    tmp = files["voice"].with_suffix(".tmp")
-    tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, files["voice"])
+    voice = save_voice(
+        voice_dir,
+        gpt_ckpt,
+        sovits_ckpt,
+        weights="original",
+        hubert=parts.hubert,
+        reference=(dataset_dir / ref["wav"], ref["text"], ref["lang"]),
+        info=parts.info | {"safetensors": {"gpt": "gpt.safetensors", "sovits": "sovits.safetensors"}},
+        overwrite=True,
+    )
+    files |= {"voice": voice_dir / VOICE_FILE, "gpt": voice.gpt, "sovits": voice.sovits}
+    if voice.reference is not None:
+        files["reference"] = voice.reference.audio
     return files
 
 

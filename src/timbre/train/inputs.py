@@ -19,6 +19,7 @@ import torch
 from timbre.compat.checkpoints import GPTCheckpoint, SoVITSCheckpoint, load_gpt, load_sovits
 from timbre.compat.safe_load import read_torch_file
 from timbre.errors import CheckpointError, TimbreError
+from timbre.features._folder import check_model_folder
 from timbre.features.dataset import ListSegment, find_list_file, read_segments
 from timbre.models.discriminators import periods_for
 
@@ -73,6 +74,14 @@ def check_dataset(dataset_dir: Path) -> DatasetSummary:
             "(about a minute is recommended)"
         )
     return DatasetSummary(list_file, segments, seconds, longest)
+
+
+def check_model_dirs(hubert: Path | None, roberta: Path | None) -> None:
+    """The HuBERT (and RoBERTa) folders exist and hold a model of the right type (read before any loading)."""
+    if hubert is not None:
+        check_model_folder(hubert, "HuBERT (--hubert)", ("hubert",))
+    if roberta is not None:
+        check_model_folder(roberta, "Chinese RoBERTa (--roberta)", ("bert", "roberta"))
 
 
 @dataclass(frozen=True)

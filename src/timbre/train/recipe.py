@@ -11,7 +11,6 @@ identical) and trains; rank 0 alone writes the voice folder.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,7 +31,7 @@ from timbre.train import autobatch, export, tiny
 from timbre.train.data import HOP, GPTItem, SoVITSItem
 from timbre.train.distributed import DistEnv
 from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
-from timbre.train.inputs import DatasetSummary, check_dataset, load_pretrained
+from timbre.train.inputs import DatasetSummary, check_dataset, check_model_dirs, load_pretrained
 from timbre.train.loop import RunConfig
 from timbre.train.lora import LoRAConfig
 from timbre.train.sovits_trainer import SoVITSTrainConfig, train_sovits
@@ -50,11 +49,22 @@ class Defaults:
     max_batch: int
     lr_sovits: float
     lr_gpt: float
+    steps_per_epoch: int  # the batch size is chosen to give at least this many steps (up to max_batch)
     sovits_frames: int | None = None  # crop SoVITS items to this many frames (the tiny run's speed-up)
 
 
-FEW_SHOT = Defaults(epochs_sovits=8, epochs_gpt=15, max_batch=8, lr_sovits=1e-4, lr_gpt=1e-4)
-TINY = Defaults(epochs_sovits=2, epochs_gpt=4, max_batch=2, lr_sovits=2e-4, lr_gpt=2e-3, sovits_frames=32)
+FEW_SHOT = Defaults(
+    epochs_sovits=8, epochs_gpt=15, max_batch=8, lr_sovits=1e-4, lr_gpt=1e-4, steps_per_epoch=4
+)
+TINY = Defaults(
+    epochs_sovits=2,
+    epochs_gpt=4,
+    max_batch=2,
+    lr_sovits=2e-4,
+    lr_gpt=2e-3,
+    steps_per_epoch=2,
+    sovits_frames=32,
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,9 @@ class TrainOptions:
     keep_checkpoints: bool = False
     progress: bool = True
     threads: int | None = None  # CPU threads for torch; the tiny config defaults to 1 (its ops are small)
+    copy_hubert: bool = (
+        True  # copy the HuBERT folder into the voice (self-contained; else synth needs --hubert)
+    )
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -173,7 +186,7 @@ def build_models(opts: TrainOptions) -> Models:
 def load_hubert(opts: TrainOptions, device: torch.device) -> tuple[HubertExtractor, Path]:
     options = HubertOptions(device=str(device), precision="bf16" if opts.precision != "fp32" else "fp32")
     if opts.config == "tiny":
-        folder = opts.out_dir / "hubert"
+        folder = opts.out_dir / "training" / "tiny-hubert"
         if not (folder / "config.json").is_file():
             tiny.save_tiny_hubert(folder, opts.seed)
         return HubertExtractor.from_folder(folder, options), folder
@@ -229,13 +242,13 @@ def extract(opts: TrainOptions, models: Models, device: torch.device) -> tuple[E
 def batch_plan(
     opts: TrainOptions, lengths: list[int], cap: int, probe: autobatch.Probe, device: torch.device
 ) -> tuple[int, int]:
-    """(max_batch, max_frames): fixed, probed ("auto", CUDA only) or sized to the data (>= 4 steps per epoch)."""
+    """(max_batch, max_frames): fixed, probed ("auto", CUDA only) or sized to the data (`steps_per_epoch`)."""
     if isinstance(opts.batch_size, int):
         batch = opts.batch_size
     elif opts.batch_size == "auto" and device.type == "cuda":
         batch = autobatch.probe(probe, limit=max(1, len(lengths)))
     else:
-        batch = max(1, min(cap, -(-len(lengths) // 4)))
+        batch = max(1, min(cap, -(-len(lengths) // opts.defaults.steps_per_epoch)))
     return batch, batch * max(lengths)
 
 
@@ -269,6 +282,7 @@ def lora(opts: TrainOptions, targets: tuple[str, ...] | None) -> LoRAConfig | No
 def train_voice(opts: TrainOptions) -> TrainResult:
     """Run the whole recipe; returns what was done and the files written."""
     summary: DatasetSummary = check_dataset(opts.dataset_dir)
+    check_model_dirs(opts.hubert, opts.roberta)
     threads = opts.threads or (1 if opts.config == "tiny" else None)
     if threads:
         torch.set_num_threads(threads)
@@ -316,26 +330,21 @@ def train_voice(opts: TrainOptions) -> TrainResult:
         models.gpt = export.load_trained_gpt(opts.out_dir)
 
     if env.is_main:
-        result.files = export.write_voice(
-            opts.out_dir,
-            export.VoiceParts(
-                models.sovits,
-                models.sovits_config,
-                models.version,
-                models.gpt,
-                models.gpt_config,
-                hubert_dir,
-                opts.roberta.resolve() if opts.roberta else None,
-            ),
-            opts.dataset_dir,
-            report.segments,
-        )
+        info = {
+            "trained_by": "timbre train",
+            "config": opts.config,
+            "stages": result.trained,
+            "segments": result.segments,
+            "seconds": round(summary.seconds, 2),
+            "roberta": str(opts.roberta.resolve()) if opts.roberta else None,
+        }
+        parts = export.VoiceParts(
+            models.sovits, models.sovits_config, models.version, models.gpt, models.gpt_config,
+            hubert_dir if opts.copy_hubert or opts.config == "tiny" else None, info,
+        )  # fmt: skip
+        result.files = export.write_voice(opts.out_dir, parts, opts.dataset_dir, report.segments)
         for stage in result.trained:
             state.set(stage, True)
             if not opts.keep_checkpoints:
                 shutil.rmtree(opts.out_dir / "training" / "checkpoints" / stage, ignore_errors=True)
-        (opts.out_dir / "training" / "run.json").write_text(
-            json.dumps({"trained": result.trained, "segments": result.segments, "seconds": result.seconds})
-            + "\n"
-        )
     return result

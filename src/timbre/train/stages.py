@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rich.progress import TaskID
+
 from timbre.train.loop import progress_bar
 
 
@@ -43,7 +45,7 @@ class StageState:
 def stage_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
     """A `(stage, done, total)` callback drawing one bar per extraction stage."""
     with progress_bar(enabled) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

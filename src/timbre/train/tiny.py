@@ -23,7 +23,8 @@ from timbre.models.discriminators import DiscriminatorOutput
 from timbre.models.gpt import GPTConfig, Text2SemanticDecoder
 from timbre.models.sovits import SoVITSConfig, SynthesizerTrn
 
-TINY_GPT = GPTConfig(embedding_dim=64, hidden_dim=64, n_head=2, n_layer=2, ffn_dim=256)
+# max_sec 2: decoding stops after 100 tokens (4 s of audio) even before the tiny GPT has learned to emit EOS
+TINY_GPT = GPTConfig(embedding_dim=64, hidden_dim=64, n_head=2, n_layer=2, ffn_dim=256, max_sec=2)
 TINY_HUBERT: dict[str, Any] = {
     "hidden_size": 768,  # what SoVITS's ssl_proj expects
     "num_hidden_layers": 1,
