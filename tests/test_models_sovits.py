@@ -55,7 +55,7 @@ def test_extract_latent_vectors(name: str) -> None:
     "name",
     [
         "sovits_v2_decode",
-        "sovits_v2pro_decode",
+        pytest.param("sovits_v2pro_decode", marks=pytest.mark.slow),
         pytest.param("sovits_v2proplus_decode", marks=pytest.mark.slow),
     ],
 )
