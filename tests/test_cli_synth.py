@@ -131,3 +131,23 @@ def test_synth_from_original_files(ref_wav: Path, tmp_path: Path, capsys: pytest
     swapped = ["synth", "--gpt", str(sovits), "--sovits", str(gpt), *common, "--text", "Hi.", "-o", str(out)]
     code, _, err = _run(swapped, capsys)
     assert code == 2 and "this is a sovits checkpoint, not a gpt one" in err
+    # the same files as a voice folder with a default reference: same seed, same audio
+    import json
+    import shutil
+
+    shutil.copyfile(ref_wav, tmp_path / "ref.wav")
+    manifest = {
+        "format": "timbre-voice", "format_version": 1, "name": "test", "version": "v2", "gpt_version": "v2",
+        "gpt": "g.ckpt", "sovits": "s.pth", "hubert": "hubert",
+        "reference": {"audio": "ref.wav", "text": "Hello there", "lang": "en"},
+    }  # fmt: skip
+    (tmp_path / "voice.json").write_text(json.dumps(manifest), "utf-8")
+    voice_out = tmp_path / "voice.wav"
+    code, stdout, err = _run(
+        ["synth", "--voice", str(tmp_path), "--text", "Hello world.", "-o", str(voice_out), "--max-new-tokens", "12",
+         "--seed", "1"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "voice 'test' (v2)" in stdout
+    assert sf.read(str(voice_out), dtype="int16")[0].tolist() == sf.read(str(out), dtype="int16")[0].tolist()

@@ -18,6 +18,7 @@ from timbre.infer import factory
 from timbre.infer.bundled import bundled_reference
 from timbre.infer.options import SynthesisOptions
 from timbre.infer.output import write_audio
+from timbre.text.frontend import text_to_phones
 
 DEMO_TEXT = "Hello from timbre. These weights are not trained."
 DEMO_LANG = "en"
@@ -82,7 +83,10 @@ def synthesis_demo(out_dir: Path, seed: int = 0, say: Callable[[str], None] = pr
     timings["text"] = time.perf_counter() - t
     say(f"3. text front end: {DEMO_TEXT!r} cut by {options.cut_method} into {len(pieces)} fragments:")
     for piece, phones in pieces:
-        say(f"   {piece.strip()!r} -> normalized {phones.norm_text!r}, {len(phones.phone_ids)} phones")
+        symbols = " ".join(text_to_phones(piece, DEMO_LANG, synth.text_version).phones)
+        say(
+            f"   {piece.strip()!r} -> normalized {phones.norm_text.strip()!r} -> {len(phones.phone_ids)} phones: {symbols}"
+        )
 
     result = synth.synthesize(DEMO_TEXT, DEMO_LANG, ref, options)
     timings["gpt"], timings["sovits"] = result.timings["gpt"], result.timings["sovits"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soxr
 import torch
 
 from timbre.audio.io import load_audio, resample
@@ -69,9 +70,10 @@ class ReferenceClip:
             raise TimbreError(f"{source}: the reference audio contains NaN or infinite samples")
         if sr <= 0:
             raise TimbreError(f"{source}: invalid sample rate {sr}")
-        wav16 = torch.from_numpy(resample(data, sr, HUBERT_SR))
-        wav32 = torch.from_numpy(resample(data, sr, SOVITS_SR))
-        return cls(wav16, wav32, source)
+        # 16 kHz as the original's librosa.load (soxr "HQ"); 32 kHz band-limited (the original uses torchaudio's sinc)
+        wav16 = data.copy() if sr == HUBERT_SR else soxr.resample(data, sr, HUBERT_SR, quality="HQ")
+        wav32 = resample(data, sr, SOVITS_SR)
+        return cls(torch.from_numpy(np.asarray(wav16, np.float32)), torch.from_numpy(wav32), source)
 
     @classmethod
     def load(cls, path: str | Path) -> ReferenceClip:
