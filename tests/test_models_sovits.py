@@ -181,3 +181,15 @@ def test_unfrozen_quantizer_trains_codebook() -> None:
     frozen = q(x)
     assert torch.equal(q.decode(frozen.codes), frozen.quantized)
     assert float(frozen.commit_loss) == 0.0
+
+
+def test_v1_style_encoder_reads_the_full_spectrogram() -> None:
+    cfg = SoVITSConfig(version="v1", hidden_channels=32, filter_channels=64, inter_channels=16, n_layers=2,
+                       upsample_initial_channel=32)  # fmt: skip
+    model = SynthesizerTrn(cfg).eval()
+    assert (
+        model.ref_enc.spectral[0].fc.in_features == 1025 and model.enc_p.text_embedding.num_embeddings == 322
+    )
+    codes, _, refer = _inputs(frames=5)
+    audio = model.decode(codes, torch.randint(1, 322, (1, 6)), refer, speed=0.8)
+    assert audio.shape == (1, 1, (int(10 / 0.8) + 1) * 640)
