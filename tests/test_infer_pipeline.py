@@ -162,3 +162,12 @@ def test_token_cap() -> None:
     assert cap.for_fragment(3, None) == 12
     assert cap.for_fragment(10, 5) == 5
     assert TokenCap().for_fragment(10, None) == 1500  # the original's loop length bounds its early_stop_num
+
+
+def test_streaming_options() -> None:
+    assert SynthesisOptions().lookahead == 8
+    assert SynthesisOptions(stream_chunk_tokens=10).lookahead == 3
+    assert SynthesisOptions(stream_chunk_tokens=1).lookahead == 0
+    assert SynthesisOptions(stream_chunk_tokens=10, stream_lookahead=0).lookahead == 0
+    with pytest.raises(ValueError, match="stream_lookahead"):
+        SynthesisOptions(stream_chunk_tokens=5, stream_lookahead=5)

@@ -190,6 +190,12 @@ def synth_command(
     stream: Annotated[
         bool, typer.Option("--stream", help="Write audio progressively as it is produced.")
     ] = False,
+    stream_chunk: Annotated[
+        int,
+        typer.Option(
+            "--stream-chunk", help="Tokens per streamed chunk (25 = 1 s); more = closer to non-streamed."
+        ),
+    ] = 25,
     precision: Annotated[str, typer.Option("--precision", help="fp32, bf16 or int8 (GPT weights).")] = "fp32",
 ) -> None:
     """Synthesize speech in the voice of a reference clip."""
@@ -212,6 +218,7 @@ def synth_command(
         seed=seed,
         batch_size=batch_size,
         max_new_tokens=max_new_tokens,
+        stream_chunk_tokens=stream_chunk,
     )
     t0 = time.perf_counter()
     synth = build_synthesizer(

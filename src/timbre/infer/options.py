@@ -22,6 +22,10 @@ class SynthesisOptions:
     not depend on which other fragments share its batch. max_new_tokens caps the semantic tokens of each fragment
     (the original's early_stop_num, 25 tokens per second of audio); None keeps the model's own cap (hz * max_sec,
     in effect the 1,500-step loop), or the synthesizer's phone-count cap for untrained weights.
+
+    Streaming: a chunk is rendered every `stream_chunk_tokens` tokens (see `timbre.infer.streaming` for the
+    tolerance against the non-streamed audio); a value above a fragment's token count streams whole fragments, which
+    equal the non-streamed audio exactly (the original's return_fragment mode).
     """
 
     cut_method: str = "cut5"
@@ -37,7 +41,9 @@ class SynthesisOptions:
     max_new_tokens: int | None = None
     stream_chunk_tokens: int = 25  # one streamed chunk per second of tokens
     stream_context: int = 50  # tokens of left context re-rendered for each streamed chunk
-    stream_lookahead: int = 8  # tokens held back until their right context exists
+    stream_lookahead: int | None = (
+        None  # tokens held back for right context; None: min(8, stream_chunk_tokens // 3)
+    )
 
     def __post_init__(self) -> None:
         get_cut_method(self.cut_method)
@@ -53,9 +59,18 @@ class SynthesisOptions:
             raise TimbreError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
         if self.seed is not None and not 0 <= self.seed < 2**62:
             raise TimbreError(f"seed must be between 0 and 2**62, got {self.seed}")
-        if self.stream_chunk_tokens <= self.stream_lookahead or self.stream_context < 0:
-            raise TimbreError("stream_chunk_tokens must exceed stream_lookahead, and stream_context be >= 0")
+        if self.stream_chunk_tokens < 1 or self.stream_context < 0:
+            raise TimbreError("stream_chunk_tokens must be at least 1 and stream_context >= 0")
+        if self.stream_lookahead is not None and not 0 <= self.stream_lookahead < self.stream_chunk_tokens:
+            raise TimbreError("stream_lookahead must be between 0 and stream_chunk_tokens - 1")
         self.sampling(1)  # validates top_p, temperature and the penalty
+
+    @property
+    def lookahead(self) -> int:
+        """The streaming lookahead in tokens (explicit, or a third of a chunk, at most 8)."""
+        if self.stream_lookahead is not None:
+            return self.stream_lookahead
+        return min(8, self.stream_chunk_tokens // 3)
 
     def sampling(self, max_new_tokens: int, seed: int | None = None) -> SamplingConfig:
         """The GPT sampling config for a fragment allowed `max_new_tokens` tokens."""

@@ -258,7 +258,7 @@ class Synthesizer:
                 window,
                 options.stream_chunk_tokens,
                 options.stream_context,
-                options.stream_lookahead,
+                options.lookahead,
             )
             tokens = gpt_decode.iter_decode(
                 self.gpt,
