@@ -138,10 +138,15 @@ def load_discriminator(path: Path, version: str) -> dict[str, torch.Tensor]:
     except CheckpointError as exc:
         raise TimbreError(f"--pretrained-sovits-d: {exc}") from None
     weights = payload.get("model", payload) if isinstance(payload, Mapping) else None
-    if not isinstance(weights, Mapping) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
-        raise TimbreError(f"--pretrained-sovits-d {path}: not a discriminator state dict")
-    weights = {k.removeprefix("module."): v for k, v in weights.items()}
-    if not weights or not all(k.startswith("discriminators.") for k in weights):
+    if isinstance(weights, Mapping):
+        weights = {str(k).removeprefix("module."): v for k, v in weights.items()}
+    if (
+        not isinstance(weights, Mapping)
+        or not weights
+        or not all(
+            k.startswith("discriminators.") and isinstance(v, torch.Tensor) for k, v in weights.items()
+        )
+    ):
         raise TimbreError(
             f"--pretrained-sovits-d {path}: not a SoVITS discriminator (expected 'discriminators.*' weights); "
             "give the s2D*.pth file that belongs to the pretrained s2G*.pth"

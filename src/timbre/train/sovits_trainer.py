@@ -172,7 +172,7 @@ def train_sovits(
                 scaler.scale(total * w).backward()
                 for k, v in terms.items():
                     logs[k] = logs.get(k, 0.0) + v.item() * w
-                logs["loss_g"] = logs.get("loss_g", 0.0) + float(total) * w
+                logs["loss_g"] = logs.get("loss_g", 0.0) + total.detach().item() * w
             torch.set_rng_state(after_pass1)
             scaler.unscale_(optim_g)
             logs["grad_norm_g"] = float(

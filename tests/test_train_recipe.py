@@ -1,0 +1,164 @@
+"""`timbre train` recipe: every bad input is refused before any training, with a message that says what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from timbre.compat.safe_load import write_torch_file
+from timbre.train.recipe import TrainOptions, batch_plan, train_voice
+from timbre.train.tiny import voiced_clip, write_tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("dataset"), seconds=3.5)
+
+
+def _sovits_payload(text_rows: int = 732) -> dict:
+    return {
+        "weight": {
+            "enc_p.text_embedding.weight": torch.zeros(text_rows, 4),
+            "dec.conv_pre.weight": torch.zeros(8, 4, 7),
+        },
+        "config": {"model": {"version": "v2"}},
+        "info": "fake",
+    }
+
+
+def _gpt_payload(phone_rows: int = 732) -> dict:
+    return {
+        "weight": {"model.ar_text_embedding.word_embeddings.weight": torch.zeros(phone_rows, 4)},
+        "config": {"model": {"phoneme_vocab_size": phone_rows}},
+    }
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small stand-ins with the names and shapes the version checks read (they cannot be built into models)."""
+    root = tmp_path_factory.mktemp("pretrained")
+    paths = {
+        "sovits": write_torch_file(_sovits_payload(), root / "s2G2333k.pth"),
+        "sovits_v1": write_torch_file(_sovits_payload(322), root / "s2G488k.pth"),
+        "gpt": write_torch_file(_gpt_payload(), root / "s1v2.ckpt"),
+        "gpt_v1": write_torch_file(_gpt_payload(512), root / "s1v1.ckpt"),
+        "hubert": root / "hubert",
+    }
+    paths["hubert"].mkdir()
+    (paths["hubert"] / "config.json").write_text('{"model_type": "hubert"}')
+    (paths["hubert"] / "model.safetensors").write_bytes(b"")
+    return paths
+
+
+def _train(dataset: Path, out: Path, **changes) -> None:
+    train_voice(TrainOptions(dataset_dir=dataset, out_dir=out, progress=False, **changes))
+
+
+def _pretrained(files: dict[str, Path], sovits: str = "sovits", gpt: str = "gpt") -> dict[str, Path]:
+    return {"pretrained_sovits": files[sovits], "pretrained_gpt": files[gpt], "hubert": files["hubert"]}
+
+
+def _copy_dataset(src: Path, dst: Path) -> Path:
+    (dst / "wavs").mkdir(parents=True)
+    for wav in (src / "wavs").iterdir():
+        (dst / "wavs" / wav.name).write_bytes(wav.read_bytes())
+    (dst / "dataset.list").write_text((src / "dataset.list").read_text(encoding="utf-8"), encoding="utf-8")
+    return dst
+
+
+def test_missing_pretrained_flags(dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--pretrained-gpt, --pretrained-sovits, --hubert.*--config tiny"):
+        _train(dataset, tmp_path / "voice")
+
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (None, "missing or incomplete transcripts.*expected one .list file"),
+        ("", "missing or incomplete transcripts.*no entries"),
+        ("wavs/tiny_000.wav|tiny|ZH|\n", "missing or incomplete transcripts.*wav\\|speaker\\|LANG\\|text"),
+        ("wavs/nope.wav|tiny|ZH|你好\n", "do not exist.*nope.wav"),
+    ],
+)
+def test_transcript_problems(dataset: Path, tmp_path: Path, lines: str | None, message: str) -> None:
+    data = _copy_dataset(dataset, tmp_path / "data")
+    if lines is None:
+        (data / "dataset.list").unlink()
+    else:
+        (data / "dataset.list").write_text(lines, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        _train(data, tmp_path / "voice", config="tiny")
+    assert not (tmp_path / "voice").exists()  # refused before anything was written
+
+
+def test_dataset_under_ten_seconds(dataset: Path, tmp_path: Path) -> None:
+    data = _copy_dataset(dataset, tmp_path / "data")
+    lines = (data / "dataset.list").read_text(encoding="utf-8").splitlines()
+    (data / "dataset.list").write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")  # 2 x 3.5 s
+    with pytest.raises(ValueError, match=r"7\.0 s of audio.*at least 10 s"):
+        _train(data, tmp_path / "voice", config="tiny")
+
+
+def test_mismatched_sample_rate(dataset: Path, tmp_path: Path) -> None:
+    data = _copy_dataset(dataset, tmp_path / "data")
+    sf.write(data / "wavs" / "tiny_001.wav", voiced_clip(3.5, 1)[::2], 16000)
+    with pytest.raises(ValueError, match=r"must be 32000 Hz.*tiny_001.wav \(16000 Hz\).*timbre prepare"):
+        _train(data, tmp_path / "voice", config="tiny")
+
+
+def test_missing_hubert_folder(dataset: Path, files: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="HuBERT.*folder not found"):
+        _train(dataset, tmp_path / "voice", **(_pretrained(files) | {"hubert": tmp_path / "no-hubert"}))
+
+
+@pytest.mark.parametrize(
+    "sovits, gpt, message",
+    [
+        ("gpt", "gpt", "--pretrained-sovits .*this is a GPT checkpoint"),
+        ("sovits", "sovits", "--pretrained-gpt .*not a GPT"),
+        ("sovits_v1", "gpt", "SoVITS v1 model; training needs the v2 family"),
+        ("sovits", "gpt_v1", "GPT v1 model"),
+    ],
+)
+def test_pretrained_of_the_wrong_kind_or_version(
+    dataset: Path, files: dict[str, Path], tmp_path: Path, sovits: str, gpt: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        _train(dataset, tmp_path / "voice", **_pretrained(files, sovits, gpt))
+
+
+def test_discriminator_must_match(dataset: Path, files: dict[str, Path], tmp_path: Path) -> None:
+    disc = {"model": {f"discriminators.{i}.conv_post.bias": torch.zeros(1) for i in range(8)}}
+    path = write_torch_file(disc, tmp_path / "s2Dv2Pro.pth")
+    with pytest.raises(ValueError, match="has 8 discriminators but SoVITS v2 uses 6"):
+        _train(dataset, tmp_path / "voice", **_pretrained(files), pretrained_sovits_d=path)
+    gen = write_torch_file(_sovits_payload(), tmp_path / "G.pth")
+    with pytest.raises(ValueError, match="not a SoVITS discriminator"):
+        _train(dataset, tmp_path / "voice", **_pretrained(files), pretrained_sovits_d=gen)
+
+
+def test_bad_options() -> None:
+    for changes, message in (
+        ({"stage": "both"}, "--stage"),
+        ({"config": "huge"}, "--config"),
+        ({"batch_size": "big"}, "--batch-size"),
+        ({"batch_size": 0}, "--batch-size"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            TrainOptions(Path("d"), Path("o"), **({"config": "tiny"} | changes))
+
+
+def test_batch_plan_is_sized_to_the_data() -> None:
+    opts = TrainOptions(Path("d"), Path("o"), config="tiny")
+    assert batch_plan(opts, [30, 40, 50, 20], 2, lambda n: None, torch.device("cpu")) == (2, 100)
+    few_shot = TrainOptions(
+        Path("d"), Path("o"), pretrained_gpt=Path("g"), pretrained_sovits=Path("s"), hubert=Path("h")
+    )
+    lengths = list(np.arange(10, 60, 2))  # 25 segments -> batch 7 (4 steps per epoch)
+    assert batch_plan(few_shot, lengths, 8, lambda n: None, torch.device("cpu"))[0] == 7
+    fixed = TrainOptions(Path("d"), Path("o"), config="tiny", batch_size=3)
+    assert batch_plan(fixed, [10, 20], 2, lambda n: None, torch.device("cpu")) == (3, 60)
