@@ -47,7 +47,8 @@ def run_sovits_bench(
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"--precision must be fp32 or bf16, not {precision!r}")
     torch.set_num_threads(threads)
-    model = load_deterministic(SynthesizerTrn(SoVITSConfig.for_version(version)), 0)
+    model = SynthesizerTrn(SoVITSConfig.for_version(version))
+    load_deterministic(model, 0)
     figures: dict[str, float | str | int] = {"precision": precision, "threads": threads, "version": version}
 
     short = _inputs(2.0, version)
