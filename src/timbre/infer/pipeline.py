@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -100,6 +100,29 @@ class Synthesizer:
     limits: ReferenceLimits = field(default_factory=ReferenceLimits)
     cap: TokenCap = field(default_factory=TokenCap)
     description: str = ""
+
+    # ---- construction (see timbre.infer.factory) ---------------------------------------------------------------
+    @classmethod
+    def from_files(cls, gpt: str | Path, sovits: str | Path, hubert: str | Path, **kw: Any) -> Synthesizer:
+        """Original GPT `.ckpt` + SoVITS `.pth` (or `.safetensors`) + HuBERT folder; kw: roberta, sv, precision,
+        limits."""
+        from timbre.infer import factory
+
+        return factory.from_files(gpt, sovits, hubert, **kw)
+
+    @classmethod
+    def from_voice(cls, folder: str | Path, **kw: Any) -> Synthesizer:
+        """A voice folder (`timbre.infer.voice`); kw: hubert, roberta, sv, precision, limits."""
+        from timbre.infer import factory
+
+        return factory.from_voice(folder, **kw)
+
+    @classmethod
+    def deterministic(cls, seed: int = 0, **kw: Any) -> Synthesizer:
+        """Untrained deterministic weights and a tiny random HuBERT; kw: precision, limits, hubert_layers."""
+        from timbre.infer import factory
+
+        return factory.deterministic(seed, **kw)
 
     @property
     def version(self) -> str:
