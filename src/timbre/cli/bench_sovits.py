@@ -51,16 +51,16 @@ def run_sovits_bench(
     load_deterministic(model, 0)
     figures: dict[str, float | str | int] = {"precision": precision, "threads": threads, "version": version}
 
-    short = _inputs(2.0, version)
+    s_codes, s_text, s_refer, s_sv = _inputs(2.0, version)
     if precision == "bf16":  # quality check on a short clip: bf16 decoder against fp32
         model.prepare_for_inference("fp32")
-        ref = model.decode(*short[:3], noise_scale=0.0, sv_emb=short[3])
+        ref = model.decode(s_codes, s_text, s_refer, noise_scale=0.0, sv_emb=s_sv)
         model.prepare_for_inference("bf16")
-        got = model.decode(*short[:3], noise_scale=0.0, sv_emb=short[3])
+        got = model.decode(s_codes, s_text, s_refer, noise_scale=0.0, sv_emb=s_sv)
         figures["snr_db"] = float(10 * torch.log10(ref.pow(2).sum() / (got - ref).pow(2).sum()))
     else:
         model.prepare_for_inference("fp32")
-        model.decode(*short[:3], noise_scale=0.0, sv_emb=short[3])  # warm-up
+        model.decode(s_codes, s_text, s_refer, noise_scale=0.0, sv_emb=s_sv)  # warm-up
 
     codes, text, refer, sv_emb = _inputs(seconds, version)
     model.decode(codes, text, refer, sv_emb=sv_emb)  # warm-up at full size
