@@ -151,7 +151,11 @@ def synth_command(
         Path | None, typer.Option("--voice", help="A voice folder written by `timbre train`.")
     ] = None,
     det_weights: Annotated[
-        int | None, typer.Option("--det-weights", help="Use untrained deterministic weights with this seed.")
+        int | None,
+        typer.Option(
+            "--det-weights",
+            help="Untrained deterministic weights with this seed (no files needed; bundled reference unless --ref).",
+        ),
     ] = None,
     hubert: Annotated[
         Path | None, typer.Option("--hubert", help="HuBERT folder (Hugging Face format).")
@@ -196,7 +200,12 @@ def synth_command(
             "--stream-chunk", help="Tokens per streamed chunk (25 = 1 s); more = closer to non-streamed."
         ),
     ] = 25,
-    precision: Annotated[str, typer.Option("--precision", help="fp32, bf16 or int8 (GPT weights).")] = "fp32",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision", help="fp32, bf16 (GPT and SoVITS decoder) or int8 (GPT int8 weights, SoVITS bf16)."
+        ),
+    ] = "fp32",
 ) -> None:
     """Synthesize speech in the voice of a reference clip."""
     from timbre.infer.options import SynthesisOptions
