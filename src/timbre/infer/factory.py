@@ -19,6 +19,7 @@ from typing import Any, Literal, cast, get_args
 
 import torch
 
+from timbre.audio.io import resample
 from timbre.compat.build import build_model
 from timbre.compat.checkpoints import GPTCheckpoint, SoVITSCheckpoint
 from timbre.compat.detweights import load_deterministic
@@ -32,6 +33,7 @@ from timbre.infer.pipeline import SpeakerFn, Synthesizer
 from timbre.infer.reference import ReferenceLimits
 from timbre.models.gpt import GPTConfig, Text2SemanticDecoder, original_config
 from timbre.models.sovits import SoVITSConfig, SynthesizerTrn
+from timbre.models.sv import load_speaker_encoder
 
 Precision = Literal["fp32", "bf16", "int8"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -85,13 +87,16 @@ def _load_kind(path: str | Path, kind: str, flag: str) -> Any:
 
 
 def load_speaker_model(path: str | Path) -> SpeakerFn:
-    """The v2Pro speaker-verification model (ERes2NetV2) from a local checkpoint."""
-    if not Path(path).is_file():
-        raise TimbreError(f"--sv {path}: file not found")
-    raise TimbreError(
-        "loading the ERes2NetV2 speaker-verification model is not supported yet; v2Pro/v2ProPlus voices cannot be "
-        "synthesized with this version of timbre"
-    )
+    """The v2Pro speaker-verification model (ERes2NetV2) from a local checkpoint, as a 32 kHz-in callable."""
+    encoder = load_speaker_encoder(path)
+
+    def embed(wav32k: torch.Tensor) -> torch.Tensor:  # [1, T] at 32 kHz -> [1, 20480]
+        audio = wav32k.reshape(-1).float().cpu().numpy()
+        wav16k = torch.from_numpy(resample(audio, 32_000, 16_000))[None]
+        with torch.inference_mode():
+            return encoder(wav16k)
+
+    return embed
 
 
 def from_checkpoints(
