@@ -1,13 +1,15 @@
 """The fast GPT forward used for decoding: prepared weights per precision, a preallocated KV cache, fused attention.
 
 `GPTEngine` wraps a `Text2SemanticDecoder` (embeddings stay the model's own, in fp32) and re-packs the transformer's
-projections once: fp32 as is, bf16 (weights and GEMM inputs in bfloat16, residual stream / LayerNorm / attention in
-fp32) or int8 (per-output-channel symmetric int8 weights, fp32 activations). Batch-1 decoding is bound by reading the
-weights once per token, so halving or quartering their bytes is what makes it fast; `timbre bench gpt` measures it.
+projections once for the decode steps: fp32 as is, fp16 (weights only; the default: greedy tokens equal fp32's over
+250 steps), bf16 or int8 (weights and GEMM inputs reduced). The residual stream, LayerNorm, attention and the KV cache
+stay fp32, and the prefill uses the fp32 weights. Batch-1 decoding is bound by reading the weights once per token, so
+halving their bytes is what makes it fast; `timbre bench gpt` measures it.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Literal, NamedTuple, get_args
@@ -26,20 +28,33 @@ DEFAULT_PRECISION: Precision = "fp16"
 _GEMV_ROWS = 16
 
 
+@functools.cache
+def _fbgemm_fp16() -> bool:
+    """Whether this torch build has fbgemm's fp16-weight GEMM (x86 builds do)."""
+    return "fbgemm" in torch.backends.quantized.supported_engines and hasattr(
+        torch.ops.quantized, "linear_prepack_fp16"
+    )
+
+
 class Projection:
     """y = x @ W.T + b for fp32 x, with W also stored in a reduced precision for few-row inputs (decode steps).
 
-    fp16: weights and GEMM input in float16 (fp32 accumulation in the kernel), ~3e-4 relative error per product.
-    bf16: the same in bfloat16 (8x coarser mantissa). int8: symmetric per-output-channel int8 weights with bf16
-    inputs. Many-row inputs always use the fp32 weights.
+    fp16: weights rounded to float16, activations and accumulation in fp32 (fbgemm's packed fp16 GEMM; ~1e-3 relative
+    error per product). bf16: weights and GEMM input in bfloat16 (8x coarser). int8: symmetric per-output-channel int8
+    weights with bf16 inputs. Many-row inputs (the prefill) always use the fp32 weights.
     """
 
     def __init__(self, weight: Tensor, bias: Tensor | None, precision: Precision) -> None:
         self.precision = precision
         self.weight = weight.detach()
         self.bias = None if bias is None else bias.detach()
+        self.packed = None
         w = self.weight.float()
-        if precision in ("fp16", "bf16"):
+        if precision == "fp16" and _fbgemm_fp16():
+            self.packed = torch.ops.quantized.linear_prepack_fp16(
+                w, None if self.bias is None else self.bias.float()
+            )
+        elif precision in ("fp16", "bf16"):
             dtype = torch.float16 if precision == "fp16" else torch.bfloat16
             self.low = w.to(dtype).contiguous()
             self.low_bias = None if self.bias is None else self.bias.to(dtype)
@@ -50,17 +65,22 @@ class Projection:
             )
             self.low_bias = None if self.bias is None else self.bias.to(torch.bfloat16)
 
-    def __call__(self, x: Tensor) -> Tensor:  # [..., K] -> [..., N], fp32 in and out
+    def __call__(self, x: Tensor, keep_low: bool = False) -> Tensor:
+        """[..., K] -> [..., N]. Output fp32, or the low dtype when `keep_low` (to feed another projection)."""
         rows = x.numel() // x.shape[-1]
         if self.precision == "fp32" or rows > _GEMV_ROWS:
-            return F.linear(x, self.weight, self.bias)
+            return F.linear(x.float(), self.weight, self.bias)
+        if self.packed is not None:
+            return torch.ops.quantized.linear_dynamic_fp16(x.float(), self.packed)
         if self.precision == "int8":
             flat = x.reshape(rows, x.shape[-1]).to(torch.bfloat16)
             y = torch._weight_int8pack_mm(flat, self.low, self.scale)
             if self.low_bias is not None:
                 y = y + self.low_bias
-            return y.view(*x.shape[:-1], -1).float()
-        return F.linear(x.to(self.low.dtype), self.low, self.low_bias).float()
+            y = y.view(*x.shape[:-1], -1)
+        else:
+            y = F.linear(x.to(self.low.dtype), self.low, self.low_bias)
+        return y if keep_low else y.float()
 
 
 class LayerWeights(NamedTuple):
@@ -74,33 +94,27 @@ class LayerWeights(NamedTuple):
 
 
 class KVCache:
-    """Keys and values of every layer, [L, B, H, capacity, hd], written in place; grows by doubling when full."""
+    """Keys and values of every layer, kv [L, B, 2, H, capacity, hd], written in place; grows by doubling when full."""
 
     def __init__(self, n_layer: int, batch: int, n_head: int, head_dim: int, capacity: int) -> None:
-        shape = (n_layer, batch, n_head, capacity, head_dim)
-        self.k = torch.empty(shape)
-        self.v = torch.empty(shape)
+        self.kv = torch.empty(n_layer, batch, 2, n_head, capacity, head_dim)
         self.length = 0  # filled positions (same for every row; padding is masked, not skipped)
 
     @property
     def capacity(self) -> int:
-        return self.k.shape[3]
+        return self.kv.shape[4]
 
     def reserve(self, length: int) -> None:
         """Make room for `length` positions (copies once per doubling, never per step)."""
         if length <= self.capacity:
             return
-        new_cap = max(length, 2 * self.capacity)
-        for name in ("k", "v"):
-            old = getattr(self, name)
-            new = torch.empty(*old.shape[:3], new_cap, old.shape[4])
-            new[:, :, :, : self.length] = old[:, :, :, : self.length]
-            setattr(self, name, new)
+        old = self.kv
+        self.kv = torch.empty(*old.shape[:4], max(length, 2 * self.capacity), old.shape[5])
+        self.kv[:, :, :, :, : self.length] = old[:, :, :, :, : self.length]
 
     def keep_rows(self, rows: Tensor) -> None:
         """Drop finished requests from the batch: keep only `rows` (int64 indices)."""
-        self.k = self.k.index_select(1, rows)
-        self.v = self.v.index_select(1, rows)
+        self.kv = self.kv.index_select(1, rows)
 
 
 class GPTEngine:
@@ -142,14 +156,14 @@ class GPTEngine:
         h, hd = self.cfg.n_head, self.cfg.head_dim
         end = start + t
         for i, w in enumerate(self.layers):
-            q, k, v = w.qkv(x).view(b, t, 3, h, hd).permute(2, 0, 3, 1, 4)  # each [B, H, T, hd]
-            cache.k[i, :, :, start:end] = k
-            cache.v[i, :, :, start:end] = v
+            qkv = w.qkv(x).view(b, t, 3, h, hd).permute(0, 2, 3, 1, 4)  # [B, 3, H, T, hd]
+            kv = cache.kv[i]  # [B, 2, H, capacity, hd]
+            kv[:, :, :, start:end] = qkv[:, 1:]
             a = F.scaled_dot_product_attention(
-                q, cache.k[i, :, :, :end], cache.v[i, :, :, :end], attn_mask=attend
+                qkv[:, 0], kv[:, 0, :, :end], kv[:, 1, :, :end], attn_mask=attend
             )
             x = F.layer_norm(x + w.out(a.transpose(1, 2).reshape(b, t, d)), (d,), *w.norm1, w.eps)
-            x = F.layer_norm(x + w.ff2(F.relu(w.ff1(x))), (d,), *w.norm2, w.eps)
+            x = F.layer_norm(x + w.ff2(F.relu(w.ff1(x, keep_low=True))), (d,), *w.norm2, w.eps)
         return x
 
     def forward(self, x: Tensor, cache: KVCache, attend: Tensor | None) -> Tensor:
