@@ -1,0 +1,71 @@
+"""DDP on CPU: `torchrun --nproc-per-node 2` (gloo) trains the tiny GPT; both ranks end with identical weights."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+WORKER = """
+import sys
+from pathlib import Path
+
+import torch
+
+torch.set_num_threads(1)
+from timbre.train.data import GPTItem
+from timbre.train.distributed import DistEnv
+from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
+from timbre.train.loop import RunConfig
+from timbre.train.tiny import tiny_gpt
+
+out = Path(sys.argv[1])
+g = torch.Generator().manual_seed(0)
+items = []
+for i in range(8):
+    n = 6 + i % 3
+    items.append(GPTItem(torch.randint(1, 732, (n,), generator=g), torch.randn(1024, n, generator=g),
+                         torch.randint(0, 1024, (10 + i % 5,), generator=g)))
+run = RunConfig(out_dir=out, epochs=2, max_batch=2, max_frames=100, progress=False, device="cpu")
+model = train_gpt(tiny_gpt(0), items, run, GPTTrainConfig(lr=1e-3))
+env = DistEnv.from_environ()
+torch.save({"world_size": env.world_size, "state": model.state_dict()}, out / f"rank{env.rank}.pt")
+"""
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_end_with_identical_weights(tmp_path: Path) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            str(script),
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    a, b = ranks[0]["state"], ranks[1]["state"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    from timbre.train.tiny import tiny_gpt
+
+    start = tiny_gpt(0).state_dict()
+    assert any(not torch.equal(start[k], a[k]) for k in a)  # it did train
+    assert (tmp_path / "gpt.csv").is_file() and list((tmp_path / "checkpoints" / "gpt").glob("*.pt"))
