@@ -47,10 +47,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "gpt": write_torch_file(_gpt_payload(), root / "s1v2.ckpt"),
         "gpt_v1": write_torch_file(_gpt_payload(512), root / "s1v1.ckpt"),
         "hubert": root / "hubert",
+        "roberta": root / "roberta",
     }
-    paths["hubert"].mkdir()
-    (paths["hubert"] / "config.json").write_text('{"model_type": "hubert"}')
-    (paths["hubert"] / "model.safetensors").write_bytes(b"")
+    for kind in ("hubert", "roberta"):
+        paths[kind].mkdir()
+        (paths[kind] / "config.json").write_text(f'{{"model_type": "{kind}"}}')
+        (paths[kind] / "model.safetensors").write_bytes(b"")
     return paths
 
 
@@ -59,7 +61,12 @@ def _train(dataset: Path, out: Path, **changes) -> None:
 
 
 def _pretrained(files: dict[str, Path], sovits: str = "sovits", gpt: str = "gpt") -> dict[str, Path]:
-    return {"pretrained_sovits": files[sovits], "pretrained_gpt": files[gpt], "hubert": files["hubert"]}
+    return {
+        "pretrained_sovits": files[sovits],
+        "pretrained_gpt": files[gpt],
+        "hubert": files["hubert"],
+        "roberta": files["roberta"],
+    }
 
 
 def _copy_dataset(src: Path, dst: Path) -> Path:
@@ -68,6 +75,13 @@ def _copy_dataset(src: Path, dst: Path) -> Path:
         (dst / "wavs" / wav.name).write_bytes(wav.read_bytes())
     (dst / "dataset.list").write_text((src / "dataset.list").read_text(encoding="utf-8"), encoding="utf-8")
     return dst
+
+
+def test_chinese_needs_roberta(dataset: Path, files: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(
+        ValueError, match="4 Chinese segments .* need the Chinese RoBERTa model: pass --roberta"
+    ):
+        _train(dataset, tmp_path / "voice", **(_pretrained(files) | {"roberta": None}))
 
 
 def test_missing_pretrained_flags(dataset: Path, tmp_path: Path) -> None:
@@ -162,3 +176,94 @@ def test_batch_plan_is_sized_to_the_data() -> None:
     assert batch_plan(few_shot, lengths, 8, lambda n: None, torch.device("cpu"))[0] == 7
     fixed = TrainOptions(Path("d"), Path("o"), config="tiny", batch_size=3)
     assert batch_plan(fixed, [10, 20], 2, lambda n: None, torch.device("cpu")) == (3, 60)
+
+
+@pytest.fixture(scope="module")
+def tiny_pretrained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tiny models written as the original's pretrained files (s2G/s2D/s1 names) plus a HuBERT folder."""
+    from timbre.compat.checkpoints import GPTCheckpoint, SoVITSCheckpoint, save_gpt_ckpt, save_sovits_pth
+    from timbre.models.discriminators import MultiPeriodDiscriminator
+    from timbre.train import tiny
+
+    root = tmp_path_factory.mktemp("tiny-pretrained")
+    sovits = tiny.tiny_sovits(5)
+    config = tiny.tiny_sovits_config().to_original()
+    save_sovits_pth(SoVITSCheckpoint("v2", config, sovits.state_dict()), root / "s2G-tiny.pth", half=False)
+    save_gpt_ckpt(
+        GPTCheckpoint("v2", tiny.TINY_GPT.to_original(), tiny.tiny_gpt(5).state_dict()), root / "s1.ckpt"
+    )
+    torch.manual_seed(5)
+    write_torch_file({"model": MultiPeriodDiscriminator("v2").state_dict()}, root / "s2D-tiny.pth")
+    return {
+        "pretrained_sovits": root / "s2G-tiny.pth",
+        "pretrained_gpt": root / "s1.ckpt",
+        "hubert": tiny.save_tiny_hubert(root / "hubert", seed=5),
+    }
+
+
+def _tiny_roberta(folder: Path) -> Path:
+    """A 1024-wide, 3-layer random BERT whose vocabulary covers the tiny dataset's characters."""
+    import transformers
+
+    from timbre.train.tiny import TINY_LINES
+
+    chars = sorted({c for _, text in TINY_LINES for c in text})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]
+    transformers.BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}).save_pretrained(folder)
+    config = transformers.BertConfig(
+        vocab_size=len(vocab), hidden_size=1024, num_hidden_layers=3, num_attention_heads=4, intermediate_size=32,
+        max_position_embeddings=64,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_pretrained_files_are_loaded_with_their_discriminator(tiny_pretrained: dict[str, Path]) -> None:
+    from timbre.compat.checkpoints import load_sovits
+    from timbre.train.recipe import build_models
+
+    opts = TrainOptions(Path("d"), Path("o"), **tiny_pretrained)
+    models = build_models(opts)
+    want = load_sovits(tiny_pretrained["pretrained_sovits"]).state_dict
+    got = models.sovits.state_dict()
+    assert all(torch.equal(got[k], want[k]) for k in want)
+    assert models.version == "v2" and models.sovits_config["model"]["upsample_rates"] == [10, 8, 8]
+    torch.manual_seed(5)  # the s2D file beside s2G was found and loaded
+    from timbre.models.discriminators import MultiPeriodDiscriminator
+
+    expected = MultiPeriodDiscriminator("v2").state_dict()
+    assert all(torch.equal(models.discriminator.state_dict()[k], v) for k, v in expected.items())
+
+
+@pytest.mark.slow
+def test_fine_tuning_from_pretrained_files(
+    dataset: Path, tiny_pretrained: dict[str, Path], tmp_path: Path
+) -> None:
+    from timbre.infer.voice import load_voice
+
+    threads = torch.get_num_threads()
+    try:
+        result = train_voice(
+            TrainOptions(
+                dataset,
+                tmp_path / "voice",
+                progress=False,
+                epochs_sovits=1,
+                epochs_gpt=1,
+                batch_size=4,
+                threads=1,
+                roberta=_tiny_roberta(tmp_path / "roberta"),
+                **tiny_pretrained,
+            )  # fmt: skip
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert result.trained == ["sovits", "gpt"] and result.segments == 4
+    voice = load_voice(tmp_path / "voice")
+    assert (
+        voice.hubert is not None and (voice.hubert / "config.json").is_file()
+    )  # copied: the voice is self-contained
+    gpt, sovits = voice.load_checkpoints()
+    assert sovits.version == "v2" and not any(k.startswith("enc_q.") for k in sovits.state_dict)

@@ -21,6 +21,7 @@ from timbre.compat.safe_load import read_torch_file
 from timbre.errors import CheckpointError, TimbreError
 from timbre.features._folder import check_model_folder
 from timbre.features.dataset import ListSegment, find_list_file, read_segments
+from timbre.features.roberta import FEATURE_LANGUAGES
 from timbre.models.discriminators import periods_for
 
 MIN_TOTAL_SECONDS = 10.0
@@ -74,6 +75,16 @@ def check_dataset(dataset_dir: Path) -> DatasetSummary:
             "(about a minute is recommended)"
         )
     return DatasetSummary(list_file, segments, seconds, longest)
+
+
+def check_text_features(segments: list[ListSegment], roberta: Path | None) -> None:
+    """Chinese transcripts need the RoBERTa phone features (the original has no zero fallback for them)."""
+    chinese = [s.wav.name for s in segments if s.lang in FEATURE_LANGUAGES]
+    if chinese and roberta is None:
+        raise TimbreError(
+            f"{len(chinese)} Chinese segments ({', '.join(chinese[:3])}) need the Chinese RoBERTa model: "
+            "pass --roberta DIR (chinese-roberta-wwm-ext-large)"
+        )
 
 
 def check_model_dirs(hubert: Path | None, roberta: Path | None) -> None:

@@ -31,7 +31,13 @@ from timbre.train import autobatch, export, tiny
 from timbre.train.data import HOP, GPTItem, SoVITSItem
 from timbre.train.distributed import DistEnv
 from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
-from timbre.train.inputs import DatasetSummary, check_dataset, check_model_dirs, load_pretrained
+from timbre.train.inputs import (
+    DatasetSummary,
+    check_dataset,
+    check_model_dirs,
+    check_text_features,
+    load_pretrained,
+)
 from timbre.train.loop import RunConfig
 from timbre.train.lora import LoRAConfig
 from timbre.train.sovits_trainer import SoVITSTrainConfig, train_sovits
@@ -283,6 +289,8 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     """Run the whole recipe; returns what was done and the files written."""
     summary: DatasetSummary = check_dataset(opts.dataset_dir)
     check_model_dirs(opts.hubert, opts.roberta)
+    if opts.config != "tiny":
+        check_text_features(summary.segments, opts.roberta)
     threads = opts.threads or (1 if opts.config == "tiny" else None)
     if threads:
         torch.set_num_threads(threads)
