@@ -267,3 +267,26 @@ def test_fine_tuning_from_pretrained_files(
     )  # copied: the voice is self-contained
     gpt, sovits = voice.load_checkpoints()
     assert sovits.version == "v2" and not any(k.startswith("enc_q.") for k in sovits.state_dict)
+
+
+def test_auto_batch_size_probes_until_out_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from timbre.models.gpt import Text2SemanticDecoder
+    from timbre.train import autobatch
+    from timbre.train.data import GPTItem
+    from timbre.train.tiny import tiny_gpt
+
+    model = tiny_gpt(0)
+    original = Text2SemanticDecoder.forward
+    sizes: list[int] = []
+
+    def limited(self, phone_ids, *args):  # type: ignore[no-untyped-def]
+        sizes.append(phone_ids.shape[0])
+        if phone_ids.shape[0] > 4:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+        return original(self, phone_ids, *args)
+
+    monkeypatch.setattr(Text2SemanticDecoder, "forward", limited)
+    items = [GPTItem(torch.randint(1, 732, (5,)), torch.zeros(1024, 5), torch.randint(0, 1024, (8,)))] * 3
+    assert autobatch.probe(autobatch.gpt_probe(model, items, torch.device("cpu"), "fp32"), limit=64) == 4
+    assert sizes == [1, 2, 4, 8]
+    assert all(p.grad is None for p in model.parameters())  # probing leaves no gradients behind
