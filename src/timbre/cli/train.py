@@ -39,11 +39,11 @@ RobertaOpt = Annotated[
 ]
 SvOpt = Annotated[Path | None, typer.Option(help="Speaker-verification model (v2Pro/v2ProPlus).")]
 StageOpt = Annotated[str, typer.Option(help="all, sovits (stage 1 only) or gpt (stage 2 only).")]
-EpochsSovitsOpt = Annotated[int | None, typer.Option(help="SoVITS epochs [default: 8; tiny 2].")]
-EpochsGptOpt = Annotated[int | None, typer.Option(help="GPT epochs [default: 15; tiny 4].")]
+EpochsSovitsOpt = Annotated[int | None, typer.Option(help="SoVITS epochs (default 8; tiny 2).")]
+EpochsGptOpt = Annotated[int | None, typer.Option(help="GPT epochs (default 15; tiny 4).")]
 BatchOpt = Annotated[
     str | None,
-    typer.Option(help="Batch size, or 'auto' (largest that fits on the GPU) [default: sized to the data]."),
+    typer.Option(help="Batch size, or 'auto' (largest that fits on the GPU); default: sized to the data."),
 ]
 AccumOpt = Annotated[int, typer.Option(help="Gradient accumulation (batches per optimizer step).")]
 PrecisionOpt = Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast; fp16 with a grad scaler).")]
@@ -83,7 +83,7 @@ def train(
     precision: PrecisionOpt = "fp32",
     resume: ResumeOpt = False,
     lora_rank: LoraOpt = 0,
-    lora_alpha: Annotated[float | None, typer.Option(help="LoRA alpha [default: 2 x rank].")] = None,
+    lora_alpha: Annotated[float | None, typer.Option(help="LoRA alpha (default 2 x rank).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
@@ -95,7 +95,7 @@ def train(
     copy_hubert: Annotated[
         bool, typer.Option("--copy-hubert/--no-copy-hubert", help="Copy the HuBERT folder into the voice.")
     ] = True,
-    threads: Annotated[int | None, typer.Option(help="CPU threads [default: torch's; tiny: 1].")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: torch's; tiny: 1).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Fine-tune a voice on a prepared dataset: features, SoVITS (stage 1), GPT (stage 2), voice folder."""
