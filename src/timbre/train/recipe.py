@@ -305,7 +305,8 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     d = opts.defaults
 
     if opts.stage in ("all", "sovits") and not (opts.resume and state.done("sovits")):
-        state.set("sovits", False)
+        if env.is_main:
+            state.set("sovits", False)
         lengths = [it.spec.shape[-1] for it in sovits_items]
         probe = autobatch.sovits_probe(
             models.sovits, models.discriminator, sovits_items, device, opts.precision
@@ -323,7 +324,8 @@ def train_voice(opts: TrainOptions) -> TrainResult:
         models.sovits = export.load_trained_sovits(opts.out_dir)
 
     if opts.stage in ("all", "gpt") and not (opts.resume and state.done("gpt")):
-        state.set("gpt", False)
+        if env.is_main:
+            state.set("gpt", False)
         lengths = [len(it.phone_ids) + len(it.semantic) for it in gpt_items]
         probe = autobatch.gpt_probe(models.gpt, gpt_items, device, opts.precision)
         run = run_config(
