@@ -88,15 +88,16 @@ def _mel_filterbank_tensor(
     device: torch.device,
     dtype: torch.dtype,
 ) -> torch.Tensor:
-    return torch.from_numpy(_mel_filterbank_np(sr, n_fft, n_mels, fmin, fmax).copy()).to(
-        device=device, dtype=dtype
-    )
+    with torch.inference_mode(False):  # a cached tensor must stay usable by autograd (training) later
+        bank = _mel_filterbank_np(sr, n_fft, n_mels, fmin, fmax).copy()
+        return torch.from_numpy(bank).to(device=device, dtype=dtype)
 
 
 @functools.cache
 def hann_window(win: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Periodic Hann window, cached per (length, device, dtype)."""
-    return torch.hann_window(win, periodic=True).to(device=device, dtype=dtype)
+    """Periodic Hann window, cached per (length, device, dtype); never an inference-mode tensor."""
+    with torch.inference_mode(False):
+        return torch.hann_window(win, periodic=True).to(device=device, dtype=dtype)
 
 
 def linear_spectrogram(wav: torch.Tensor, n_fft: int = N_FFT, hop: int = HOP, win: int = WIN) -> torch.Tensor:
