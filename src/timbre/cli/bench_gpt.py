@@ -17,9 +17,8 @@ from timbre.cli._app import console
 from timbre.cli.bench import bench_app
 
 
-def run_gpt_bench(
-    threads: int, precision: str, steps: int, runs: int, compile: bool
-) -> dict[str, float | str]:
+def _timed_runs(precision: str, steps: int, runs: int, compile: bool) -> list[float]:
+    """Tokens/s of `runs` timed decodes after one short warm-up."""
     import torch
 
     from timbre.compat.detweights import load_deterministic
@@ -27,9 +26,6 @@ def run_gpt_bench(
     from timbre.infer.gpt_engine import GPTEngine
     from timbre.models.gpt import GPTConfig, Text2SemanticDecoder
 
-    if threads < 1 or steps < 1 or runs < 1:
-        raise ValueError("--threads, --steps and --runs must be >= 1")
-    torch.set_num_threads(threads)
     model = load_deterministic(Text2SemanticDecoder(GPTConfig.v2()).eval(), 0, zero_eos_row=True)
     engine = GPTEngine(model, precision, compile=compile)
     g = torch.Generator().manual_seed(0)
@@ -37,12 +33,29 @@ def run_gpt_bench(
     bert = torch.randn(model.cfg.bert_dim, 50, generator=g)
     prompt = torch.randint(0, model.cfg.eos, (75,), generator=g)
     cfg = SamplingConfig(early_stop_num=steps - 1, seed=0)
-    decode(engine, phones, bert, prompt, SamplingConfig(early_stop_num=min(steps, 20) - 1, seed=0))  # warm-up
+    decode(engine, phones, bert, prompt, SamplingConfig(early_stop_num=min(steps, 20) - 1, seed=0))
     speeds = []
     for _ in range(runs):
         started = time.perf_counter()
         result = decode(engine, phones, bert, prompt, cfg)
         speeds.append(result.tokens.numel() / (time.perf_counter() - started))
+    return speeds
+
+
+def run_gpt_bench(
+    threads: int, precision: str, steps: int, runs: int, compile: bool
+) -> dict[str, float | str]:
+    """{"tokens_per_s": median over runs, ...}; torch's thread count is restored afterwards."""
+    import torch
+
+    if threads < 1 or steps < 1 or runs < 1:
+        raise ValueError("--threads, --steps and --runs must be >= 1")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        speeds = _timed_runs(precision, steps, runs, compile)
+    finally:
+        torch.set_num_threads(previous)
     return {
         "tokens_per_s": statistics.median(speeds),
         "precision": precision,
@@ -55,7 +68,7 @@ def run_gpt_bench(
 def bench_gpt(
     threads: Annotated[int, typer.Option(help="torch CPU threads")] = 2,
     precision: Annotated[
-        str, typer.Option(help="fp32, fp16, bf16 or int8 weights for the decode steps")
+        str, typer.Option(help="fp32, fp16 (default), bf16 or int8 decode-step weights")
     ] = "",
     steps: Annotated[int, typer.Option(help="tokens to generate")] = 250,
     runs: Annotated[int, typer.Option(help="timed runs (median reported)")] = 3,

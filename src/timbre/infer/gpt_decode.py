@@ -183,8 +183,8 @@ def _decode_steps(
                 active = [active[r] for r in keep]
                 generators = [generators[r] for r in keep]
             seen[torch.arange(len(active)), step_tokens] = True
-            positions = torch.tensor([a.prompt_len + idx for a in active])
-            x = engine.semantic_input(step_tokens, positions)  # [B, 1, D]
+            positions = [a.prompt_len + idx for a in active]
+            x = engine.semantic_input(step_tokens, torch.tensor(positions), max(positions))  # [B, 1, D]
             mask = None
             if batched:
                 key_ok = torch.cat([key_ok, torch.ones(len(active), 1, dtype=torch.bool)], dim=1)

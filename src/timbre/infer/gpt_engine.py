@@ -174,10 +174,10 @@ class GPTEngine:
         cache.length = start + x.shape[1]
         return self.head(hidden[:, -1])
 
-    def semantic_input(self, tokens: Tensor, positions: Tensor) -> Tensor:
-        """Embedding + position of one new token per row: tokens [B], positions [B] -> [B, 1, D]."""
+    def semantic_input(self, tokens: Tensor, positions: Tensor, max_position: int) -> Tensor:
+        """Embedding + position of one new token per row: tokens [B], positions [B] (all <= max_position) -> [B, 1, D]."""
         pos = self.model.ar_audio_position
-        pos.positions(0, int(positions.max()) + 1)  # grow the table if needed
+        pos.reserve(max_position + 1)
         emb = self.model.ar_audio_embedding.word_embeddings.weight[tokens]
         return (emb + pos.alpha * pos.table[positions]).unsqueeze(1)
 

@@ -45,10 +45,14 @@ class SinePositionalEmbedding(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.register_buffer("table", sine_table(initial_length, dim), persistent=False)
 
+    def reserve(self, length: int) -> None:
+        """Grow the table to at least `length` rows (doubling)."""
+        if length > self.table.shape[0]:
+            self.table = sine_table(max(length, 2 * self.table.shape[0]), self.dim).to(self.table)
+
     def positions(self, start: int, length: int) -> Tensor:
         """[length, D] rows of the table (grown on demand), already multiplied by alpha."""
-        if start + length > self.table.shape[0]:
-            self.table = sine_table(max(start + length, 2 * self.table.shape[0]), self.dim).to(self.table)
+        self.reserve(start + length)
         return self.alpha * self.table[start : start + length]
 
     def forward(self, x: Tensor, start: int = 0) -> Tensor:  # [B, T, D]
