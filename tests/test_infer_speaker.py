@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from timbre.errors import TimbreError
-from timbre.infer.factory import load_speaker_model
+from timbre.features.speaker import load_speaker_model
 from timbre.models.sv import ERes2NetV2
 
 

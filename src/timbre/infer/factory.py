@@ -19,7 +19,6 @@ from typing import Any, Literal, cast, get_args
 
 import torch
 
-from timbre.audio.io import resample
 from timbre.compat.build import build_model
 from timbre.compat.checkpoints import GPTCheckpoint, SoVITSCheckpoint
 from timbre.compat.detweights import load_deterministic
@@ -27,13 +26,13 @@ from timbre.compat.native import load_checkpoint
 from timbre.errors import TimbreError
 from timbre.features.hubert import HubertExtractor
 from timbre.features.roberta import RobertaPhoneFeatures
+from timbre.features.speaker import load_speaker_model
 from timbre.infer.gpt_engine import GPTEngine
 from timbre.infer.options import TokenCap
 from timbre.infer.pipeline import SpeakerFn, Synthesizer
 from timbre.infer.reference import ReferenceLimits
 from timbre.models.gpt import GPTConfig, Text2SemanticDecoder, original_config
 from timbre.models.sovits import SoVITSConfig, SynthesizerTrn
-from timbre.models.sv import load_speaker_encoder
 
 Precision = Literal["fp32", "bf16", "int8"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -84,19 +83,6 @@ def _load_kind(path: str | Path, kind: str, flag: str) -> Any:
     if ckpt.kind != kind:
         raise TimbreError(f"{flag} {path}: this is a {ckpt.kind} checkpoint, not a {kind} one")
     return ckpt
-
-
-def load_speaker_model(path: str | Path) -> SpeakerFn:
-    """The v2Pro speaker-verification model (ERes2NetV2) from a local checkpoint, as a 32 kHz-in callable."""
-    encoder = load_speaker_encoder(path)
-
-    def embed(wav32k: torch.Tensor) -> torch.Tensor:  # [1, T] at 32 kHz -> [1, 20480]
-        audio = wav32k.reshape(-1).float().cpu().numpy()
-        wav16k = torch.from_numpy(resample(audio, 32_000, 16_000))[None]
-        with torch.inference_mode():
-            return encoder(wav16k)
-
-    return embed
 
 
 def from_checkpoints(

@@ -20,13 +20,15 @@ import torch
 from torch import nn
 
 from timbre.audio.spectrogram import mel_spectrogram
+from timbre.compat.versions import file_head_hash
 from timbre.errors import TimbreError
 from timbre.features.dataset import ExtractionReport, Extractors, extract_dataset
 from timbre.features.hubert import HubertExtractor, HubertOptions
 from timbre.features.loading import load_segment
 from timbre.features.roberta import RobertaPhoneFeatures
+from timbre.features.speaker import load_speaker_model
 from timbre.models.gpt import Text2SemanticDecoder
-from timbre.models.sovits import SynthesizerTrn
+from timbre.models.sovits import PRO_VERSIONS, SynthesizerTrn
 from timbre.train import autobatch, export, tiny
 from timbre.train.data import HOP, GPTItem, SoVITSItem
 from timbre.train.distributed import DistEnv
@@ -170,10 +172,10 @@ def build_models(opts: TrainOptions) -> Models:
 
     assert opts.pretrained_sovits is not None and opts.pretrained_gpt is not None
     pre = load_pretrained(opts.pretrained_sovits, opts.pretrained_gpt, opts.pretrained_sovits_d)
-    if pre.sovits.version in ("v2Pro", "v2ProPlus"):
+    if pre.sovits.version in ("v2Pro", "v2ProPlus") and opts.sv is None:
         raise TimbreError(
-            f"SoVITS {pre.sovits.version} training needs speaker-verification embeddings, and timbre cannot run the "
-            "speaker model (ERes2NetV2) yet; train from the v2 pretrained files (s2G2333k.pth + the v2 GPT)"
+            f"SoVITS {pre.sovits.version} training needs speaker-verification embeddings: pass --sv with the "
+            "original's pretrained_eres2netv2w24s4ep4.ckpt"
         )
     discriminator = MultiPeriodDiscriminator(pre.sovits.version)
     if pre.discriminator is not None:
@@ -235,6 +237,8 @@ def extract(opts: TrainOptions, models: Models, device: torch.device) -> tuple[E
         extract_latent=models.sovits.extract_latent,
         sovits_identity=models.identity,
         allow_zero_bert=opts.config == "tiny",
+        speaker=load_speaker_model(opts.sv) if opts.sv is not None and models.version in PRO_VERSIONS else None,
+        speaker_identity=f"sv:{file_head_hash(opts.sv)}" if opts.sv is not None else "sv",
     )
     with stage_progress(opts.progress) as progress:
         report = extract_dataset(opts.dataset_dir, extractors, progress=progress)
