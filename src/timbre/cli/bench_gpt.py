@@ -26,7 +26,8 @@ def _timed_runs(precision: str, steps: int, runs: int, compile: bool) -> list[fl
     from timbre.infer.gpt_engine import GPTEngine
     from timbre.models.gpt import GPTConfig, Text2SemanticDecoder
 
-    model = load_deterministic(Text2SemanticDecoder(GPTConfig.v2()).eval(), 0, zero_eos_row=True)
+    model = Text2SemanticDecoder(GPTConfig.v2()).eval()
+    load_deterministic(model, 0, zero_eos_row=True)
     engine = GPTEngine(model, precision, compile=compile)
     g = torch.Generator().manual_seed(0)
     phones = torch.randint(0, model.cfg.phoneme_vocab_size, (50,), generator=g)

@@ -35,7 +35,8 @@ def _model(vs: VectorSet) -> Text2SemanticDecoder:
     if not m:
         raise TimbreError(f"cannot tell the GPT version from vector set name {vs.name!r}")
     model = Text2SemanticDecoder(GPTConfig.from_original(original_config(m.group(1))))
-    return load_deterministic(model, vs.seed).eval()
+    load_deterministic(model, vs.seed)
+    return model.eval()
 
 
 def _tensor(vs: VectorSet, key: str) -> torch.Tensor:

@@ -147,7 +147,9 @@ def _decode_steps(
                     logs[a.request].append(logits[row].clone())
                     probs_log[a.request].append(F.pad(step.probs[row], (0, vocab - width)))
                     q_log[a.request].append(F.pad(step.q[row], (0, vocab - width)))
-        out_ids, out_tokens, out_done = [], [], []
+        out_ids: list[int] = []
+        out_tokens: list[int] = []
+        out_done: list[DecodeResult | None] = []
         keep: list[int] = []
         for row, (a, tok, stop_eos) in enumerate(
             zip(active, step.tokens.tolist(), is_eos.tolist(), strict=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
-from typing import Literal, NamedTuple, get_args
+from typing import Literal, NamedTuple, cast, get_args
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,7 @@ from torch import Tensor
 
 from timbre.errors import TimbreError
 from timbre.models.gpt import Text2SemanticDecoder
+from timbre.models.gpt.layers import TransformerLayer
 
 Precision = Literal["fp32", "fp16", "bf16", "int8"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -128,13 +129,13 @@ class GPTEngine:
         self.model = model.eval()
         self.precision: Precision = precision  # type: ignore[assignment]
         self.cfg = model.cfg
-        self.layers = [self._prepare(layer) for layer in model.h.layers]
+        self.layers = [self._prepare(cast(TransformerLayer, layer)) for layer in model.h.layers]
         self.head = Projection(model.ar_predict_layer.weight, None, self.precision)
         self._blocks: Callable[[Tensor, KVCache, int, Tensor | None], Tensor] = self._run_layers
         if compile:
             self._blocks = _try_compile(self._run_layers)
 
-    def _prepare(self, layer: torch.nn.Module) -> LayerWeights:
+    def _prepare(self, layer: TransformerLayer) -> LayerWeights:
         attn = layer.self_attn
         p = self.precision
         return LayerWeights(
@@ -186,7 +187,7 @@ def _try_compile(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """torch.compile `fn`, falling back to eager (with one warning) if compiling or the first call fails."""
     try:
         compiled = torch.compile(fn, dynamic=True)
-    except Exception as exc:  # noqa: BLE001  compile support varies by platform
+    except Exception as exc:  # compile support varies by platform
         warnings.warn(f"torch.compile unavailable ({exc}); running eagerly", RuntimeWarning, stacklevel=3)
         return fn
     state = {"ok": True}
@@ -195,7 +196,7 @@ def _try_compile(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
         if state["ok"]:
             try:
                 return compiled(*args)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # any failure means: run eagerly
                 state["ok"] = False
                 warnings.warn(f"torch.compile failed ({exc}); running eagerly", RuntimeWarning, stacklevel=2)
         return fn(*args)

@@ -38,6 +38,8 @@ def sine_table(length: int, dim: int) -> Tensor:
 class SinePositionalEmbedding(nn.Module):
     """x + alpha * sine_table[start:start+T] (no input scaling), then dropout. `alpha` is a learned scalar."""
 
+    table: Tensor  # [length, D], a non-persistent buffer (not in checkpoints)
+
     def __init__(self, dim: int, dropout: float = 0.1, initial_length: int = 4000) -> None:
         super().__init__()
         self.dim = dim
