@@ -74,19 +74,16 @@ def test_kv_cache_decode_equals_full_recomputation(tiny: GPTEngine) -> None:
     torch.testing.assert_close(r.step_logits, full, rtol=1e-5, atol=1e-5)
 
 
-def test_batched_decoding_equals_each_request_alone(tiny: GPTEngine) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_batched_decoding_equals_each_request_alone(tiny_model: Text2SemanticDecoder, precision: str) -> None:
+    engine = GPTEngine(tiny_model, precision)
     shapes = [(9, 6), (4, 11), (13, 0), (6, 3)]
     requests = [DecodeRequest(*_inputs(i, n, p), seed=100 + i) for i, (n, p) in enumerate(shapes)]
     for cfg in (SamplingConfig(early_stop_num=24), SamplingConfig.greedy(early_stop_num=24)):
-        together = decode_batch(tiny, requests, cfg)
+        together = decode_batch(engine, requests, cfg)
         for req, res in zip(requests, together, strict=True):
-            alone = decode(
-                tiny,
-                req.phone_ids,
-                req.bert_features,
-                req.prompt,
-                SamplingConfig(**{**vars(cfg), "seed": req.seed}),
-            )
+            own = SamplingConfig(**{**vars(cfg), "seed": req.seed})
+            alone = decode(engine, req.phone_ids, req.bert_features, req.prompt, own)
             assert torch.equal(res.tokens, alone.tokens) and res.idx == alone.idx
 
 
