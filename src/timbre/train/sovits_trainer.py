@@ -15,6 +15,7 @@ state); the generator steps. With one micro-batch this is exactly the original's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,12 @@ class SoVITSTrainConfig:
 def to_device(batch: SoVITSBatch, device: torch.device) -> SoVITSBatch:
     moved = [t.to(device, non_blocking=True) if t is not None else None for t in batch]
     return SoVITSBatch(*moved)  # type: ignore[arg-type]
+
+
+def _no_sync(net: torch.nn.Module) -> AbstractContextManager[object]:
+    """DDP's no_sync (no gradient all-reduce for this forward's backward), or nothing for a plain module."""
+    no_sync = getattr(net, "no_sync", None)
+    return no_sync() if callable(no_sync) else nullcontext()
 
 
 def generator_groups(
@@ -158,7 +165,7 @@ def train_sovits(
                     torch.set_rng_state(rng)
                     saved = generate(b)
                 out, y, y_mel = saved
-                with amp.autocast():
+                with amp.autocast(), _no_sync(net_d):  # D's gradients are not wanted in this pass
                     scores = net_d(y, out.y_hat)
                 y_hat_mel = mel_spectrogram(out.y_hat.squeeze(1).float())
                 terms = {
@@ -169,7 +176,8 @@ def train_sovits(
                     "loss_commit": out.commit_loss.float(),
                 }
                 total = sum(terms.values())
-                scaler.scale(total * w).backward()
+                # generator gradients only: D already stepped, so its weight gradients would be computed for nothing
+                torch.autograd.backward(scaler.scale(total * w), inputs=g_params)
                 for k, v in terms.items():
                     logs[k] = logs.get(k, 0.0) + v.item() * w
                 logs["loss_g"] = logs.get("loss_g", 0.0) + total.detach().item() * w
