@@ -76,7 +76,12 @@ def evaluate(
     save_wavs: Annotated[
         Path | None, typer.Option(help="Also write the synthesized audio here (001.wav, 002.wav, …).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Sampling seed for synthesis.")] = 0,
+    seed: Annotated[int, typer.Option(help="Sampling seed for synthesis (line i uses seed + i).")] = 0,
+    hubert: Annotated[
+        Path | None, typer.Option(help="HuBERT folder, when the voice folder has no hubert/ of its own.")
+    ] = None,
+    roberta: Annotated[Path | None, typer.Option(help="Chinese RoBERTa folder (for zh text).")] = None,
+    sv: Annotated[Path | None, typer.Option(help="Speaker-verification model (v2Pro voices).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Score synthesized speech: similarity to --ref (resemblyzer), WER (Whisper tiny.en) and DNSMOS."""
@@ -92,13 +97,16 @@ def evaluate(
     status = console if not as_json else None
     if wavs is not None:
         utterances = wav_utterances(wavs, lines)
-    else:
-        from timbre.eval.synth import synthesize_utterances
+    elif voice is not None:
+        from timbre.eval import synth
 
-        assert voice is not None
         if status is not None:
             status.print(f"synthesizing {len(lines)} lines with {voice} …")
-        utterances = synthesize_utterances(voice, lines, lang, ref, ref_text, seed=seed, save_dir=save_wavs)
+        synthesizer = synth.load_voice_synthesizer(voice, hubert=hubert, roberta=roberta, sv=sv)
+        prompt = synth.prompt_reference(synthesizer, voice, ref, ref_text, lang)
+        utterances = synth.synthesize_utterances(
+            synthesizer, prompt, lines, lang, seed=seed, save_dir=save_wavs
+        )
     if status is not None:
         status.print(f"scoring {len(utterances)} utterances …")
     report = run_eval(utterances, reference16k, ref.name, lang)

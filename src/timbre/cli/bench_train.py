@@ -1,0 +1,128 @@
+"""`timbre bench train-sovits` and `timbre bench train-gpt`: one training step, timed inside the real training loop.
+
+With `--calib ../shared/bench/calib.py` the calibration runs right after the benchmark, in a child process with the
+same thread count, and the step time is also given in its units beside the original's figure and timbre's target.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from timbre.cli._app import console
+from timbre.cli.bench import bench_app
+
+Threads = Annotated[int, typer.Option(help="torch CPU threads")]
+Steps = Annotated[int, typer.Option(help="timed steps (the median is reported)")]
+Warmup = Annotated[int, typer.Option(help="untimed steps first")]
+Batch = Annotated[int | None, typer.Option(help="batch size (default: the benchmark's)")]
+Precision = Annotated[str, typer.Option(help="fp32, bf16 or fp16 (equal-precision comparisons use fp32)")]
+Device = Annotated[str, typer.Option(help="cpu, cuda or auto")]
+Quick = Annotated[bool, typer.Option("--quick", help="tiny models and one timed step (a smoke test)")]
+CpuTime = Annotated[
+    bool,
+    typer.Option("--cpu-time", help="time with the CPU clock (needs --threads 1): robust on a busy machine"),
+]
+Calib = Annotated[Path | None, typer.Option(help="path to calib.py: run it after the step and report ratios")]
+AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _run(
+    kind: str,
+    threads: int,
+    steps: int,
+    warmup: int,
+    batch: int | None,
+    precision: str,
+    device: str,
+    quick: bool,
+    cpu_time: bool,
+    calib: Path | None,
+    as_json: bool,
+) -> None:
+    import torch
+
+    from timbre.eval.train_bench import (
+        StepBench,
+        bench_gpt_step,
+        bench_sovits_step,
+        normalized,
+        run_calibration,
+    )
+
+    if threads < 1:
+        raise ValueError("--threads must be at least 1")
+    torch.set_num_threads(threads)
+    bench = StepBench(
+        size="tiny" if quick else "full",
+        batch=batch,
+        warmup=warmup,
+        steps=1 if quick else steps,
+        precision=precision,
+        device=device,
+        cpu_time=cpu_time,
+    )
+    timing = (bench_sovits_step if kind == "sovits" else bench_gpt_step)(bench)
+    figures: dict[str, Any] = {
+        **timing.as_dict(),
+        "size": bench.size,
+        "precision": precision,
+        "device": device,
+        "threads": threads,
+        "clock": "cpu" if cpu_time else "wall",
+    }
+    if calib is not None:
+        figures["calib"] = run_calibration(calib, threads, cpu_time=cpu_time)
+        figures.update(normalized(kind, timing.step_s, figures["calib"]))
+    if as_json:
+        print(json.dumps(figures))
+        return
+    shape = "2 × 4 s, 20480-sample slices, G + D" if kind == "sovits" else "4 × (60 phones + 200 codes)"
+    console.print(
+        f"{'SoVITS' if kind == 'sovits' else 'GPT'} training step ({bench.size}, {shape}, {precision}, "
+        f"{threads} threads): {timing.step_s:.3f} s median of {len(timing.times)} "
+        f"({', '.join(f'{t:.3f}' for t in timing.times)})"
+    )
+    if calib is not None:
+        console.print(
+            f"calibration {figures['calib']}: {figures['ratio']:.1f} {figures['unit']} "
+            f"(original {figures['original']:g}, target {figures['target']:g}; "
+            f"{figures['speedup_vs_original']:.2f}× the original)"
+        )
+
+
+@bench_app.command("train-sovits")
+def bench_train_sovits(
+    threads: Threads = 2,
+    steps: Steps = 3,
+    warmup: Warmup = 1,
+    batch: Batch = None,
+    precision: Precision = "fp32",
+    device: Device = "cpu",
+    quick: Quick = False,
+    cpu_time: CpuTime = False,
+    calib: Calib = None,
+    as_json: AsJson = False,
+) -> None:
+    """One SoVITS v2 training step (generator + discriminator), batch 2 × 4 s, deterministic weights."""
+    _run("sovits", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json)
+
+
+@bench_app.command("train-gpt")
+def bench_train_gpt(
+    threads: Threads = 2,
+    steps: Steps = 3,
+    warmup: Warmup = 1,
+    batch: Batch = None,
+    precision: Precision = "fp32",
+    device: Device = "cpu",
+    quick: Quick = False,
+    cpu_time: CpuTime = False,
+    calib: Calib = None,
+    as_json: AsJson = False,
+) -> None:
+    """One GPT v2 training step, batch 4 padded to 60 phones + 200 semantic codes, deterministic weights."""
+    _run("gpt", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json)
