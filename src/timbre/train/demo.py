@@ -6,9 +6,9 @@ tiny models of `timbre.train.tiny` (SoVITS, then GPT) into the voice folder `OUT
 that voice. The loss curves and spectrograms are copied next to `demo_trained.wav` in `OUT/`, with a README.txt
 saying what each file is. Every step reports what it did through `say`.
 
-The models are tiny and train for seconds, so the result is not natural speech; the demo shows the whole pipeline
-running on real data. The transcripts were found once with faster-whisper tiny.en and are kept here, which makes the
-demo deterministic and keeps it off the ASR model (`timbre prepare --asr whisper:tiny.en` gives the same text).
+The models are tiny and train for a couple of minutes, so the result is not natural speech; the demo shows the
+whole pipeline running on real data. The transcripts were found once with faster-whisper tiny.en on the whole clips
+and are kept here, which makes the demo deterministic and independent of the ASR model.
 
 Only the demo's own sub-folders of `OUT` are replaced on a re-run, and only when `OUT` holds nothing but demo files
 (this demo's or the synthesis demo's).
@@ -31,7 +31,7 @@ from timbre.errors import TimbreError
 GRADIO_AUDIO = ("gradio", "media_assets/audio")
 SPEAKER = "demo"
 LANG = "en"
-DEMO_TEXT = "Hello from timbre. This voice was trained for a few seconds."
+DEMO_TEXT = "Hello from timbre. This tiny voice was trained in minutes."
 WAV_NAME = "demo_trained.wav"
 PNG_NAME = "demo_trained_spectrogram.png"
 README = "README.txt"
@@ -46,9 +46,9 @@ SYNTHESIS_DEMO_FILES = (
     "demo_spectrogram.png",
 )  # `timbre demo` without --train, same default folder
 INTRO = (
-    "The models trained here are TINY (one or two narrow layers each) and train for seconds on about 15 s of",
-    "speech, so the result is NOT natural speech: the demo shows every step of the real pipeline (prepare ->",
-    "SoVITS training -> GPT training -> voice folder -> synthesis) running on real recordings.",
+    "The models trained here are TINY (one or two narrow layers each) and train for a couple of minutes on",
+    "about 15 s of speech, so the result is NOT natural speech: the demo shows every step of the real pipeline",
+    "(prepare -> SoVITS training -> GPT training -> voice folder -> synthesis) running on real recordings.",
 )
 KNOWN = {*OWNED, *PLOTS.values(), *SYNTHESIS_DEMO_FILES, WAV_NAME, PNG_NAME, README}
 
@@ -71,8 +71,8 @@ CLIPS = (
 @dataclass(frozen=True)
 class TrainDemoConfig:
     out_dir: Path
-    epochs_sovits: int = 40
-    epochs_gpt: int = 60
+    epochs_sovits: int = 150  # about 2.5 min of CPU for both stages (measured on this machine)
+    epochs_gpt: int = 100
     seed: int = 0
     text: str = DEMO_TEXT
     threads: int | None = None  # torch CPU threads during training (None: the tiny recipe's 1)
