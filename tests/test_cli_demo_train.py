@@ -71,3 +71,7 @@ def test_refuses_a_folder_that_is_not_the_demos(tmp_path: Path, capsys: pytest.C
     code, _, err = _run(["demo", "--train", "--out", str(tmp_path)], capsys)
     assert code == 2 and "notes.txt" in err
     assert (tmp_path / "notes.txt").read_text() == "mine"
+    (tmp_path / "notes.txt").unlink()
+    (tmp_path / "voice").mkdir()  # a voice folder of the user's, not one the demo wrote (no README.txt)
+    code, _, err = _run(["demo", "--train", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "voice" in err and (tmp_path / "voice").is_dir()

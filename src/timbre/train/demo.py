@@ -115,11 +115,14 @@ def clip_sources() -> list[tuple[Path, DemoClip]]:
 
 
 def claim_demo_dir(out_dir: Path) -> Path:
-    """Create `out_dir`, or reuse a folder holding only demo files (its input/, dataset/ and voice/ are replaced)."""
+    """Create `out_dir`, or reuse a folder holding only demo files; the sub-folders of an earlier training demo
+    (input/, dataset/, voice/; recognised by its README.txt) are replaced."""
     out = out_dir.expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise TimbreError(f"--out {out} is a file; give a folder for the demo")
-    others = sorted(p.name for p in out.iterdir() if p.name not in KNOWN) if out.is_dir() else []
+    earlier = (out / README).is_file()
+    entries = [p.name for p in out.iterdir()] if out.is_dir() else []
+    others = sorted(n for n in entries if n not in KNOWN or (n in OWNED and not earlier))
     if others:
         raise TimbreError(
             f"--out {out} holds files that are not the demo's ({', '.join(others[:3])}); "
