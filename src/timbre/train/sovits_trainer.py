@@ -158,6 +158,7 @@ def train_sovits(
             )
             scaler.step(optim_d)
             after_pass1 = torch.get_rng_state()
+            frames = sum(float(b.spec_lengths.sum()) for b, _ in parts)  # KL is a mean over all valid frames
             for (b, w), saved, rng in zip(
                 parts, kept, rng_states, strict=True
             ):  # pass 2: generator gradients
@@ -175,12 +176,13 @@ def train_sovits(
                     "loss_gen": generator_loss(scores.fake_scores)[0],
                     "loss_commit": out.commit_loss.float(),
                 }
-                total = sum(terms.values())
+                weights = {k: w for k in terms} | {"loss_kl": float(b.spec_lengths.sum()) / frames}
+                total = sum(terms[k] * weights[k] for k in terms)
                 # generator gradients only: D already stepped, so its weight gradients would be computed for nothing
-                torch.autograd.backward(scaler.scale(total * w), inputs=g_params)
+                torch.autograd.backward(scaler.scale(total), inputs=g_params)
                 for k, v in terms.items():
-                    logs[k] = logs.get(k, 0.0) + v.item() * w
-                logs["loss_g"] = logs.get("loss_g", 0.0) + total.detach().item() * w
+                    logs[k] = logs.get(k, 0.0) + v.item() * weights[k]
+                logs["loss_g"] = logs.get("loss_g", 0.0) + total.detach().item()
             torch.set_rng_state(after_pass1)
             scaler.unscale_(optim_g)
             logs["grad_norm_g"] = float(
