@@ -17,3 +17,13 @@ def test_cache_built_in_inference_mode_is_usable_for_backward() -> None:
         "assert w.grad is not None and torch.isfinite(w.grad).all()\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_sovits_attention_index_cache_built_in_inference_mode_is_usable_for_backward() -> None:
+    import torch
+
+    from timbre.models.sovits.attention import _abs_index, _band_index
+
+    with torch.inference_mode():
+        cached = (*_abs_index(7, 4), *_band_index(7, 4))
+    assert not any(t.is_inference() for t in cached)

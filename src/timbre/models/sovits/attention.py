@@ -17,7 +17,8 @@ from torch import Tensor, nn
 from timbre.models.sovits.layers import ChannelLayerNorm
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # bounded: a server sees many lengths
+@torch.inference_mode(False)  # cached tensors are reused by training, so never inference tensors
 def _band_index(length: int, window: int) -> tuple[Tensor, Tensor]:
     """For query i and offset r in [-window, window]: key index i+r (clamped) and whether it exists. [L, 2w+1]."""
     offsets = torch.arange(-window, window + 1)
@@ -26,7 +27,8 @@ def _band_index(length: int, window: int) -> tuple[Tensor, Tensor]:
     return keys.clamp(0, length - 1), valid
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
+@torch.inference_mode(False)
 def _abs_index(length: int, window: int) -> tuple[Tensor, Tensor]:
     """For query i and key j: offset slot j-i+window (clamped) and whether |j-i| <= window. [L, L]."""
     rel = torch.arange(length).unsqueeze(0) - torch.arange(length).unsqueeze(1)
