@@ -30,8 +30,11 @@ class FakeTranscriber:
         return "hello world"
 
 
+REAL_SCORERS = eval_report.Scorers
+
+
 def fake_scorers() -> eval_report.Scorers:
-    return eval_report.Scorers(FakeSpeaker(), FakeTranscriber(), lambda wav: MosScores(3.0, 3.5, 4.0, 3.2))  # type: ignore[arg-type]
+    return REAL_SCORERS(FakeSpeaker(), FakeTranscriber(), lambda wav: MosScores(3.0, 3.5, 4.0, 3.2))  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
