@@ -60,9 +60,8 @@ class StepBench:
     precision: str = "fp32"
     device: str = "cpu"
     seed: int = 0
-    cpu_time: bool = (
-        False  # time with the process CPU clock (1 thread only): robust on a shared, busy machine
-    )
+    # time with the process CPU clock (one thread only): robust on a shared, busy machine
+    cpu_time: bool = False
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
