@@ -13,6 +13,8 @@ import re
 from functools import cache
 from typing import Any
 
+from timbre.text.marks import BASE_MARK_MAP
+
 # Characters that belong to a Japanese run (kana, CJK ideographs, iteration mark, ASCII and full-width alnum).
 _JA_CHAR_CLASS = (
     r"A-Za-z\d\u3005\u3040-\u30ff\u4e00-\u9fff\uff11-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uff9d"
@@ -25,17 +27,7 @@ _PUNCTUATION = "!?…,.-"
 _REPEATED_PUNCTUATION = re.compile(f"([{re.escape(_PUNCTUATION)}])([{re.escape(_PUNCTUATION)}])+")
 
 # Full-width marks and line breaks mapped to the table's punctuation.
-_MARK_MAP = {
-    "：": ",",
-    "；": ",",
-    "，": ",",
-    "。": ".",
-    "！": "!",
-    "？": "?",
-    "\n": ".",
-    "·": ",",
-    "、": ",",
-}
+_MARK_MAP = dict(BASE_MARK_MAP)
 
 _CURRENT_PHONE = re.compile(r"\-(.*?)\+")
 

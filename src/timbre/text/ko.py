@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from timbre.text._nltk_shim import g2pk2_cls
+from timbre.text.marks import BASE_MARK_MAP
 from timbre.text.symbols import symbol_to_id
 
 # Latin letter → its Korean name, applied letter by letter (case-insensitive), in this order.
@@ -66,15 +67,7 @@ _SPLIT_VOWELS = {
 }
 
 _MARK_MAP = {
-    "：": ",",
-    "；": ",",
-    "，": ",",
-    "。": ".",
-    "！": "!",
-    "？": "?",
-    "\n": ".",
-    "·": ",",
-    "、": ",",
+    **BASE_MARK_MAP,
     " ": "空",
 }
 

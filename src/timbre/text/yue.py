@@ -15,6 +15,8 @@ import re
 from functools import cache
 from typing import Any
 
+from timbre.text.marks import BASE_MARK_MAP
+
 # The original's punctuation list (symbols.punctuation).
 PUNCTUATION = ("!", "?", "…", ",", ".", "-")
 
@@ -70,15 +72,7 @@ _STARTS = (
 )
 
 _MARK_MAP = {
-    "：": ",",
-    "；": ",",
-    "，": ",",
-    "。": ".",
-    "！": "!",
-    "？": "?",
-    "\n": ".",
-    "·": ",",
-    "、": ",",
+    **BASE_MARK_MAP,
     "...": "…",
     "$": ".",
     "“": "'",

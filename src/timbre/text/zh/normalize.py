@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
+from timbre.text.marks import BASE_MARK_MAP
 from timbre.text.zh import numbers as num
 from timbre.text.zh import rules
 
@@ -84,15 +85,7 @@ _SYMBOLS = (
     ("=", "等"),
 )
 _PUNCT_MAP = {
-    "：": ",",
-    "；": ",",
-    "，": ",",
-    "。": ".",
-    "！": "!",
-    "？": "?",
-    "\n": ".",
-    "·": ",",
-    "、": ",",
+    **BASE_MARK_MAP,
     "...": "…",
     "$": ".",
     "/": ",",
