@@ -9,6 +9,7 @@ halving their bytes is what makes it fast; `timbre bench gpt` measures it.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import warnings
 from collections.abc import Callable
@@ -27,6 +28,8 @@ PRECISIONS: tuple[str, ...] = get_args(Precision)
 DEFAULT_PRECISION: Precision = "fp16"
 # Inputs with more rows than this (the prefill) use the fp32 weights: reduced precision pays off for GEMV only.
 _GEMV_ROWS = 16
+_HUGE_PAGE = 2 << 20
+_MADV_COLLAPSE = 25  # Linux >= 6.1: back a range with transparent huge pages now (synchronously)
 
 
 @functools.cache
@@ -129,8 +132,11 @@ class GPTEngine:
         self.model = model.eval()
         self.precision: Precision = precision  # type: ignore[assignment]
         self.cfg = model.cfg
+        before = _anonymous_mappings()
         self.layers = [self._prepare(cast(TransformerLayer, layer)) for layer in model.h.layers]
         self.head = Projection(model.ar_predict_layer.weight, None, self.precision)
+        # Every decode step streams all decode weights from memory; on 4 KiB pages that pays a TLB miss per page.
+        _collapse_to_huge_pages(_anonymous_mappings() - before)
         self._blocks: Callable[[Tensor, KVCache, int, Tensor | None], Tensor] = self._run_layers
         if compile:
             self._blocks = _try_compile(self._run_layers)
@@ -181,6 +187,42 @@ class GPTEngine:
         pos.reserve(max_position + 1)
         emb = self.model.ar_audio_embedding.word_embeddings.weight[tokens]
         return (emb + pos.alpha * pos.table[positions]).unsqueeze(1)
+
+
+def _anonymous_mappings() -> set[tuple[int, int]]:
+    """(start, end) of this process's writable anonymous memory mappings; empty where /proc/self/maps is absent."""
+    try:
+        with open("/proc/self/maps") as maps:
+            lines = maps.readlines()
+    except OSError:
+        return set()
+    spans = set()
+    for line in lines:
+        fields = line.split()  # address perms offset dev inode [path]
+        if fields[1].startswith("rw") and (len(fields) == 5 or fields[5] == "[heap]"):
+            start, end = fields[0].split("-")
+            spans.add((int(start, 16), int(end, 16)))
+    return spans
+
+
+def _collapse_to_huge_pages(spans: set[tuple[int, int]]) -> None:
+    """Best effort: ask Linux to back the whole 2 MiB pages inside each span with transparent huge pages.
+
+    The packed weights live in memory that fbgemm allocates, so the spans are the mappings created while packing.
+    Where the call is unsupported (older kernel, THP disabled, not Linux) the memory simply keeps its small pages.
+    """
+    if not spans:
+        return
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    for start, end in spans:
+        low = -(-start // _HUGE_PAGE) * _HUGE_PAGE
+        high = end // _HUGE_PAGE * _HUGE_PAGE
+        if high > low:
+            madvise(low, high - low, _MADV_COLLAPSE)
 
 
 def _try_compile(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
