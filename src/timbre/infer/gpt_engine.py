@@ -29,6 +29,7 @@ DEFAULT_PRECISION: Precision = "fp16"
 # Inputs with more rows than this (the prefill) use the fp32 weights: reduced precision pays off for GEMV only.
 _GEMV_ROWS = 16
 _HUGE_PAGE = 2 << 20
+_MADV_HUGEPAGE = 14  # Linux: use transparent huge pages when the range is first written
 _MADV_COLLAPSE = 25  # Linux >= 6.1: back a range with transparent huge pages now (synchronously)
 
 
@@ -101,7 +102,7 @@ class KVCache:
     """Keys and values of every layer, kv [L, B, 2, H, capacity, hd], written in place; grows by doubling when full."""
 
     def __init__(self, n_layer: int, batch: int, n_head: int, head_dim: int, capacity: int) -> None:
-        self.kv = torch.empty(n_layer, batch, 2, n_head, capacity, head_dim)
+        self.kv = _advise_huge_pages(torch.empty(n_layer, batch, 2, n_head, capacity, head_dim))
         self.length = 0  # filled positions (same for every row; padding is masked, not skipped)
 
     @property
@@ -113,7 +114,9 @@ class KVCache:
         if length <= self.capacity:
             return
         old = self.kv
-        self.kv = torch.empty(*old.shape[:4], max(length, 2 * self.capacity), old.shape[5])
+        self.kv = _advise_huge_pages(
+            torch.empty(*old.shape[:4], max(length, 2 * self.capacity), old.shape[5])
+        )
         self.kv[:, :, :, :, : self.length] = old[:, :, :, :, : self.length]
 
     def keep_rows(self, rows: Tensor) -> None:
@@ -206,23 +209,42 @@ def _anonymous_mappings() -> set[tuple[int, int]]:
 
 
 def _collapse_to_huge_pages(spans: set[tuple[int, int]]) -> None:
-    """Best effort: ask Linux to back the whole 2 MiB pages inside each span with transparent huge pages.
+    """Best effort: back the whole 2 MiB pages inside each span with transparent huge pages, now.
 
     The packed weights live in memory that fbgemm allocates, so the spans are the mappings created while packing.
     Where the call is unsupported (older kernel, THP disabled, not Linux) the memory simply keeps its small pages.
     """
-    if not spans:
+    for start, end in spans:
+        _madvise(start, end, _MADV_COLLAPSE)
+
+
+def _advise_huge_pages(buffer: Tensor) -> Tensor:
+    """Ask for huge pages for a freshly allocated, not yet written buffer (the KV cache); returns it."""
+    start = buffer.data_ptr()
+    _madvise(start, start + buffer.numel() * buffer.element_size(), _MADV_HUGEPAGE)
+    return buffer
+
+
+def _madvise(start: int, end: int, advice: int) -> None:
+    """madvise() the 2 MiB-aligned part of [start, end); silently nothing where libc or the advice is unavailable."""
+    low = -(-start // _HUGE_PAGE) * _HUGE_PAGE
+    high = end // _HUGE_PAGE * _HUGE_PAGE
+    if high <= low:
         return
+    madvise = _libc_madvise()
+    if madvise is not None:
+        madvise(low, high - low, advice)
+
+
+@functools.cache
+def _libc_madvise() -> Callable[[int, int, int], int] | None:
     try:
         madvise = ctypes.CDLL(None, use_errno=True).madvise
     except (OSError, AttributeError):
-        return
+        return None
     madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    for start, end in spans:
-        low = -(-start // _HUGE_PAGE) * _HUGE_PAGE
-        high = end // _HUGE_PAGE * _HUGE_PAGE
-        if high > low:
-            madvise(low, high - low, _MADV_COLLAPSE)
+    madvise.restype = ctypes.c_int
+    return cast(Callable[[int, int, int], int], madvise)
 
 
 def _try_compile(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
