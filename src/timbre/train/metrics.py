@@ -71,7 +71,10 @@ class MetricsLogger:
         fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
         for ax, key in zip(axes.flat, keys, strict=False):
             pts = [(r["step"], r[key]) for r in self._rows if key in r]
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1.2)
+            ys = [p[1] for p in pts]
+            ax.plot([p[0] for p in pts], ys, lw=1.2)
+            if ys and min(ys) > 0 and max(ys) / min(ys) > 1e3:  # e.g. a first-step KL spike: keep the rest visible
+                ax.set_yscale("log")
             ax.set_title(key, fontsize=9)
             ax.set_xlabel("step", fontsize=8)
             ax.grid(alpha=0.3)
