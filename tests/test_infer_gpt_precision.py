@@ -92,3 +92,16 @@ def test_bench_gpt_cli_prints_json() -> None:
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output.strip().splitlines()[-1])
     assert figures["tokens_per_s"] > 0 and figures["precision"] == DEFAULT_PRECISION
+
+
+def test_huge_page_advice_keeps_memory_contents() -> None:
+    """The engine's huge-page requests (packed weights, KV cache) are best effort and never change data."""
+    before = gpt_engine._anonymous_mappings()
+    data = torch.arange(3 << 20, dtype=torch.float32)  # 12 MiB: a fresh mapping
+    expected = data.clone()
+    gpt_engine._collapse_to_huge_pages(gpt_engine._anonymous_mappings() - before)
+    assert torch.equal(data, expected)
+    fresh = gpt_engine._advise_huge_pages(torch.empty(3 << 20))
+    fresh.copy_(expected)
+    assert torch.equal(fresh, expected)
+    gpt_engine._advise_huge_pages(torch.empty(3))  # smaller than a huge page: nothing to do

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Literal, NamedTuple, cast, get_args
@@ -238,6 +239,9 @@ def _madvise(start: int, end: int, advice: int) -> None:
 
 @functools.cache
 def _libc_madvise() -> Callable[[int, int, int], int] | None:
+    """libc's madvise on Linux only (the advice numbers above are Linux's; elsewhere they may mean something else)."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         madvise = ctypes.CDLL(None, use_errno=True).madvise
     except (OSError, AttributeError):
