@@ -4,7 +4,8 @@
 projections once for the decode steps: fp32 as is, fp16 (weights only; the default: greedy tokens equal fp32's over
 250 steps), bf16 or int8 (weights and GEMM inputs reduced). The residual stream, LayerNorm, attention and the KV cache
 stay fp32, and the prefill uses the fp32 weights. Batch-1 decoding is bound by reading the weights once per token, so
-halving their bytes is what makes it fast; `timbre bench gpt` measures it.
+halving their bytes is what makes it fast; `timbre bench gpt` measures it. On Linux the packed weights and the KV cache
+are also moved onto transparent huge pages (best effort), which spares a TLB miss per 4 KiB page read every token.
 """
 
 from __future__ import annotations
