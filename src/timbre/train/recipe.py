@@ -19,7 +19,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from timbre.audio.spectrogram import mel_spectrogram
 from timbre.compat.versions import file_head_hash
 from timbre.errors import TimbreError
 from timbre.features.dataset import ExtractionReport, Extractors, extract_dataset
@@ -219,15 +218,7 @@ def load_items(
     return sovits_items, gpt_items
 
 
-def warm_spectrogram_caches(device: torch.device) -> None:
-    """Create the cached STFT window and mel filterbank outside inference mode. `timbre.audio.spectrogram` caches
-    them on first use; made first under the extraction's `inference_mode`, they could not be used in training."""
-    for dev in {torch.device("cpu"), device}:
-        mel_spectrogram(torch.zeros(1, 4 * 640, device=dev))
-
-
 def extract(opts: TrainOptions, models: Models, device: torch.device) -> tuple[ExtractionReport, Path]:
-    warm_spectrogram_caches(device)
     hubert, hubert_dir = load_hubert(opts, device)
     roberta = RobertaPhoneFeatures.from_folder(opts.roberta, str(device)) if opts.roberta else None
     models.sovits.to(device).eval()
