@@ -22,6 +22,7 @@ from timbre.train.distributed import all_reduce_mean
 from timbre.train.loop import (
     Position,
     RunConfig,
+    adamw,
     make_loader,
     maybe_compile,
     progress_bar,
@@ -75,7 +76,7 @@ def train_gpt(
             else [p for p in model.parameters() if p.requires_grad]
         )
         net = maybe_compile(wrap_ddp(model, env, device), run)
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        optimizer = adamw(params, cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         lengths = [len(it.phone_ids) + len(it.semantic) for it in items]
         sampler, loader = make_loader(ListDataset(items), lengths, run, env, collate_gpt, device)
         total_steps = max(1, run.epochs * math.ceil(len(sampler) / run.accum))

@@ -104,6 +104,18 @@ def maybe_compile(model: nn.Module, run: RunConfig) -> nn.Module:
         return model
 
 
+def adamw(params: Any, lr: float, **kwargs: Any) -> torch.optim.AdamW:
+    """AdamW, fused (one kernel over all parameters) where every parameter lives on a CPU or CUDA device.
+
+    On the CPU the fused step is ~3x faster than the per-parameter loop torch uses there by default; the update is the
+    same AdamW (equal to the loop within float rounding).
+    """
+    groups = list(params)
+    tensors = [p for g in groups for p in (g["params"] if isinstance(g, dict) else [g])]
+    fused = bool(tensors) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in tensors)
+    return torch.optim.AdamW(groups, lr, fused=fused, **kwargs)
+
+
 def make_loader(
     dataset: Dataset[Any],
     lengths: Sequence[int],

@@ -32,6 +32,7 @@ from timbre.train.distributed import all_reduce_mean
 from timbre.train.loop import (
     Position,
     RunConfig,
+    adamw,
     make_loader,
     maybe_compile,
     progress_bar,
@@ -109,10 +110,8 @@ def train_sovits(
         d_params = [p for p in discriminator.parameters() if p.requires_grad]
         net_g = maybe_compile(wrap_ddp(model, env, device), run)
         net_d = maybe_compile(wrap_ddp(discriminator, env, device), run)
-        optim_g = torch.optim.AdamW(
-            generator_groups(model, cfg, g_params), cfg.lr, betas=cfg.betas, eps=cfg.eps
-        )
-        optim_d = torch.optim.AdamW(d_params, cfg.lr, betas=cfg.betas, eps=cfg.eps)
+        optim_g = adamw(generator_groups(model, cfg, g_params), cfg.lr, betas=cfg.betas, eps=cfg.eps)
+        optim_d = adamw(d_params, cfg.lr, betas=cfg.betas, eps=cfg.eps)
         sched_g = torch.optim.lr_scheduler.ExponentialLR(optim_g, gamma=cfg.lr_decay)
         sched_d = torch.optim.lr_scheduler.ExponentialLR(optim_d, gamma=cfg.lr_decay)
         scaler = amp.grad_scaler()

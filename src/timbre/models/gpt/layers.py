@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from timbre.models.dropout import Dropout
+from timbre.models.dropout import dropout as fast_dropout
+
 
 class TokenEmbedding(nn.Module):
     """Embedding table followed by dropout (the original's p_dropout, 0 in every shipped config)."""
@@ -19,7 +22,7 @@ class TokenEmbedding(nn.Module):
     def __init__(self, dim: int, vocab_size: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.word_embeddings = nn.Embedding(vocab_size, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, ids: Tensor) -> Tensor:  # [B, T] -> [B, T, D]
         return self.dropout(self.word_embeddings(ids))
@@ -44,7 +47,7 @@ class SinePositionalEmbedding(nn.Module):
         super().__init__()
         self.dim = dim
         self.alpha = nn.Parameter(torch.ones(1))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.register_buffer("table", sine_table(initial_length, dim), persistent=False)
 
     def reserve(self, length: int) -> None:
@@ -79,8 +82,30 @@ class SelfAttention(nn.Module):
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(b, t, 3, self.n_head, d // self.n_head)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, H, T, hd]
         p = self.dropout if self.training else 0.0
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=p)  # [B, H, T, hd]
+        if p > 0.0 and x.device.type == "cpu":
+            a = _attention_with_dropout(q, k, v, attend, p)
+        else:
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=p)  # [B, H, T, hd]
         return self.out_proj(a.transpose(1, 2).reshape(b, t, d))
+
+
+def additive_mask(attend: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+    """A bool "may attend" mask as the float mask softmax adds (0 or -inf); float masks pass through."""
+    if attend is None or attend.dtype != torch.bool:
+        return attend
+    return torch.zeros(attend.shape, dtype=dtype, device=attend.device).masked_fill_(~attend, float("-inf"))
+
+
+def _attention_with_dropout(q: Tensor, k: Tensor, v: Tensor, attend: Tensor | None, p: float) -> Tensor:
+    """softmax(q k^T / sqrt(hd) + mask), dropout, @ v: what SDPA's math path does on the CPU, with the fast mask.
+
+    Every row must be allowed at least one key (true of the prefix-LM masks used here).
+    """
+    scores = torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-2, -1))  # [B, H, T, T]
+    mask = additive_mask(attend, scores.dtype)
+    if mask is not None:
+        scores = scores.add_(mask)
+    return torch.matmul(fast_dropout(torch.softmax(scores, dim=-1), p), v)
 
 
 class TransformerLayer(nn.Module):
@@ -93,9 +118,9 @@ class TransformerLayer(nn.Module):
         self.linear2 = nn.Linear(ffn_dim, dim)
         self.norm1 = nn.LayerNorm(dim, eps=1e-5)
         self.norm2 = nn.LayerNorm(dim, eps=1e-5)
-        self.dropout = nn.Dropout(dropout)  # inside the feed-forward, after ReLU
-        self.dropout1 = nn.Dropout(dropout)  # on the attention branch
-        self.dropout2 = nn.Dropout(dropout)  # on the feed-forward branch
+        self.dropout = Dropout(dropout)  # inside the feed-forward, after ReLU
+        self.dropout1 = Dropout(dropout)  # on the attention branch
+        self.dropout2 = Dropout(dropout)  # on the feed-forward branch
 
     def forward(self, x: Tensor, attend: Tensor | None) -> Tensor:  # [B, T, D]
         x = self.norm1(x + self.dropout1(self.self_attn(x, attend)))
@@ -111,6 +136,8 @@ class TransformerStack(nn.Module):
         self.layers = nn.ModuleList(TransformerLayer(dim, n_head, ffn_dim, dropout) for _ in range(n_layer))
 
     def forward(self, x: Tensor, attend: Tensor | None) -> Tensor:
+        if self.training and x.device.type == "cpu":
+            attend = additive_mask(attend, x.dtype)  # once per forward instead of once per layer
         for layer in self.layers:
             x = layer(x, attend)
         return x

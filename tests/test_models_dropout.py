@@ -1,0 +1,68 @@
+"""The fast CPU dropout: right drop rate, reproducible from torch's seed, correct gradient, and the training attention
+path equal to PyTorch's scaled-dot-product attention when nothing is dropped."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from timbre.models.dropout import Dropout, dropout, keep_mask
+from timbre.models.gpt.layers import _attention_with_dropout, additive_mask
+from timbre.models.gpt.model import prefix_lm_mask
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_drop_rate_matches_p(p: float) -> None:
+    torch.manual_seed(0)
+    keep = keep_mask((1000, 1000), p)
+    assert keep.dtype == torch.bool and keep.shape == (1000, 1000)
+    expected = 1 - round(p * 65536) / 65536
+    assert abs(keep.float().mean().item() - expected) < 0.002  # ~4 sigma at a million draws
+
+
+def test_mask_follows_torch_seed_and_changes_between_calls() -> None:
+    torch.manual_seed(3)
+    a, b = keep_mask((4097,), 0.1), keep_mask((4097,), 0.1)
+    torch.manual_seed(3)
+    assert torch.equal(keep_mask((4097,), 0.1), a)
+    assert not torch.equal(a, b)
+    state = torch.get_rng_state()
+    c = keep_mask((33, 7), 0.3)
+    torch.set_rng_state(state)  # what resume restores
+    assert torch.equal(keep_mask((33, 7), 0.3), c)
+
+
+def test_values_and_gradient_are_mask_times_inverse_keep_probability() -> None:
+    torch.manual_seed(1)
+    x = torch.randn(64, 129, requires_grad=True)
+    y = dropout(x, 0.25)
+    kept = y != 0
+    assert 0.65 < kept.float().mean().item() < 0.85
+    torch.testing.assert_close(y[kept], x.detach()[kept] / 0.75)
+    y.backward(torch.ones_like(y))
+    assert x.grad is not None
+    torch.testing.assert_close(x.grad, kept.float() / 0.75)
+
+
+def test_eval_and_zero_p_are_identity_and_p_one_drops_all() -> None:
+    x = torch.randn(5, 6)
+    module = Dropout(0.4).eval()
+    assert module(x) is x
+    assert dropout(x, 0.0) is x
+    assert torch.count_nonzero(dropout(x, 1.0)) == 0
+    with pytest.raises(ValueError):
+        Dropout(1.5)
+
+
+def test_training_attention_equals_sdpa_when_nothing_is_dropped() -> None:
+    torch.manual_seed(2)
+    q, k, v = (torch.randn(2, 4, 11, 8) for _ in range(3))
+    attend = prefix_lm_mask(5, 6).unsqueeze(0).expand(2, -1, -1).clone()
+    attend[1, :, :2] = False  # padded keys of the second row (every query keeps at least one key)
+    attend = attend.unsqueeze(1)
+    ours = _attention_with_dropout(q, k, v, attend, 1e-9)  # rounds to a drop probability of 0
+    torch.testing.assert_close(ours, F.scaled_dot_product_attention(q, k, v, attn_mask=attend), atol=1e-6, rtol=1e-5)
+    float_mask = additive_mask(attend, torch.float32)
+    assert float_mask is not None and float_mask.dtype == torch.float32
+    torch.testing.assert_close(_attention_with_dropout(q, k, v, float_mask, 1e-9), ours)
