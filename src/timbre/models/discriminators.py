@@ -14,6 +14,48 @@ from torch import Tensor, nn
 
 from timbre.errors import TimbreError
 from timbre.models.sovits.layers import LRELU_SLOPE, WNConv1d, WNConv2d
+from timbre.models.winograd import R_TAPS, conv_k5, transform_kernel
+
+
+def _k_major(module: WNConv1d | WNConv2d) -> None:
+    """Re-store `weight_v` ([C_out, C_in, 5(, 1)]) with the taps outermost in memory, same shape and values.
+
+    The state dict, optimizer state and checkpoints see the usual shape; the Winograd path reads the kernel as a
+    contiguous [5, C_out, C_in] view, so its transform is one contiguous GEMM instead of a stride-5 gather.
+    """
+    v = module.weight_v.detach()
+    taps_first = (
+        v.reshape(v.shape[0], v.shape[1], v.shape[2]).permute(2, 0, 1).contiguous()
+    )  # [5, C_out, C_in]
+    stored = (
+        taps_first.permute(1, 2, 0).reshape(v.shape)
+        if v.dim() == 3
+        else taps_first.permute(1, 2, 0)[..., None]
+    )
+    module.weight_v = nn.Parameter(stored)
+
+
+def _taps_first(v: Tensor) -> Tensor:
+    """weight_v as [5, C_out, C_in] (a view when stored by `_k_major`)."""
+    return (v if v.dim() == 3 else v[..., 0]).permute(2, 0, 1).contiguous()
+
+
+def _wide_conv(conv: WNConv1d | WNConv2d, x: Tensor) -> Tensor:
+    """The kernel-5, stride-1, 1024-channel layer: Winograd F(4, 5) when training on the CPU, else the conv itself.
+
+    Weight norm is applied as a per-channel gain on the output (g / ||v||), so the kernel transform reads `weight_v`
+    directly. On CUDA cuDNN picks its own algorithm (Winograd among them); in eval mode (the compatibility vectors)
+    the direct convolution keeps outputs bit-equal to the original's.
+    """
+    fast = conv.training and x.device.type == "cpu" and x.dtype == torch.float32 and conv._folded is None
+    if not fast or conv.weight_v.shape[2] != R_TAPS:
+        return conv(x)
+    v = _taps_first(conv.weight_v)  # [5, C_out, C_in]
+    scale = conv.weight_g.reshape(-1) / torch.linalg.vector_norm(v, dim=(0, 2))
+    kernel = transform_kernel(v)
+    if x.dim() == 3:  # [B, C, T] as [B, C, T, 1]
+        return conv_k5(x.unsqueeze(-1), kernel, scale, conv.bias).squeeze(-1)
+    return conv_k5(x, kernel, scale, conv.bias)
 
 
 def periods_for(version: str) -> tuple[int, ...]:
@@ -39,6 +81,7 @@ class DiscriminatorP(nn.Module):
             for i in range(5)
         )
         self.conv_post = WNConv2d(1024, 1, (3, 1), 1, padding=(1, 0))
+        _k_major(self.convs[4])
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         # x: [B, 1, T] -> scores [B, N], feature maps
@@ -49,8 +92,8 @@ class DiscriminatorP(nn.Module):
             t += n_pad
         x = x.view(b, c, t // self.period, self.period)
         fmap = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
+        for i, conv in enumerate(self.convs):
+            x = F.leaky_relu(_wide_conv(conv, x) if i == 4 else conv(x), LRELU_SLOPE)
             fmap.append(x)
         x = self.conv_post(x)
         fmap.append(x)
@@ -73,11 +116,12 @@ class DiscriminatorS(nn.Module):
             ]
         )
         self.conv_post = WNConv1d(1024, 1, 3, 1, padding=1)
+        _k_major(self.convs[5])
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         fmap = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
+        for i, conv in enumerate(self.convs):
+            x = F.leaky_relu(_wide_conv(conv, x) if i == 5 else conv(x), LRELU_SLOPE)
             fmap.append(x)
         x = self.conv_post(x)
         fmap.append(x)
@@ -99,14 +143,31 @@ class MultiPeriodDiscriminator(nn.Module):
         discs += [DiscriminatorP(p) for p in self.periods]
         self.discriminators = nn.ModuleList(discs)
 
-    def forward(self, y: Tensor, y_hat: Tensor) -> DiscriminatorOutput:
-        # y, y_hat: [B, 1, T] real and generated waveforms
+    def forward(self, y: Tensor, y_hat: Tensor, real_grad: bool = True) -> DiscriminatorOutput:
+        """y, y_hat: [B, 1, T] real and generated waveforms.
+
+        By default both are scored as one batch of 2B (wider GEMMs, one weight normalisation per layer); every
+        convolution treats batch rows independently, so this equals scoring them apart. With `real_grad=False` (the
+        generator's pass, whose feature-matching targets are constants) the real audio is scored without autograd and
+        apart, so that backward computes input gradients for the generated rows only.
+        """
         out = DiscriminatorOutput([], [], [], [])
+        if not real_grad:
+            for d in self.discriminators:
+                with torch.no_grad():
+                    score_r, fmap_r = d(y)
+                score_g, fmap_g = d(y_hat)
+                out.real_scores.append(score_r)
+                out.fake_scores.append(score_g)
+                out.real_fmaps.append(fmap_r)
+                out.fake_fmaps.append(fmap_g)
+            return out
+        n = y.shape[0]
+        both = torch.cat([y, y_hat.to(y.dtype)])
         for d in self.discriminators:
-            score_r, fmap_r = d(y)
-            score_g, fmap_g = d(y_hat)
-            out.real_scores.append(score_r)
-            out.fake_scores.append(score_g)
-            out.real_fmaps.append(fmap_r)
-            out.fake_fmaps.append(fmap_g)
+            scores, fmaps = d(both)
+            out.real_scores.append(scores[:n])
+            out.fake_scores.append(scores[n:])
+            out.real_fmaps.append([f[:n] for f in fmaps])
+            out.fake_fmaps.append([f[n:] for f in fmaps])
         return out

@@ -166,7 +166,7 @@ def train_sovits(
                     saved = generate(b)
                 out, y, y_mel = saved
                 with amp.autocast(), _no_sync(net_d):  # D's gradients are not wanted in this pass
-                    scores = net_d(y, out.y_hat)
+                    scores = net_d(y, out.y_hat, real_grad=False)
                 y_hat_mel = mel_spectrogram(out.y_hat.squeeze(1).float())
                 terms = {
                     "loss_mel": F.l1_loss(y_mel, y_hat_mel) * cfg.c_mel,

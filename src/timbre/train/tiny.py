@@ -81,8 +81,10 @@ class TinyDiscriminator(nn.Module):
             fmaps.append(x)
         return x.flatten(1), fmaps
 
-    def forward(self, y: torch.Tensor, y_hat: torch.Tensor) -> DiscriminatorOutput:
-        # y, y_hat: [B, 1, T] with T even (a multiple of the 640-sample hop)
+    def forward(self, y: torch.Tensor, y_hat: torch.Tensor, real_grad: bool = True) -> DiscriminatorOutput:
+        # y, y_hat: [B, 1, T] with T even (a multiple of the 640-sample hop); real_grad as MultiPeriodDiscriminator's
+        if not real_grad:
+            y = y.detach()
         out = DiscriminatorOutput([], [], [], [])
         for critic, view in ((self.scale, None), (self.period, 2)):
             for wav, scores, fmaps in (
