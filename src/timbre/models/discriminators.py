@@ -17,12 +17,13 @@ from timbre.models.sovits.layers import LRELU_SLOPE, WNConv1d, WNConv2d
 from timbre.models.winograd import R_TAPS, conv_k5, transform_kernel
 
 
-def _k_major(module: WNConv1d | WNConv2d) -> None:
+def _k_major(module: nn.Module) -> None:
     """Re-store `weight_v` ([C_out, C_in, 5(, 1)]) with the taps outermost in memory, same shape and values.
 
     The state dict, optimizer state and checkpoints see the usual shape; the Winograd path reads the kernel as a
     contiguous [5, C_out, C_in] view, so its transform is one contiguous GEMM instead of a stride-5 gather.
     """
+    assert isinstance(module, WNConv1d | WNConv2d)
     v = module.weight_v.detach()
     taps_first = (
         v.reshape(v.shape[0], v.shape[1], v.shape[2]).permute(2, 0, 1).contiguous()
@@ -40,13 +41,14 @@ def _taps_first(v: Tensor) -> Tensor:
     return (v if v.dim() == 3 else v[..., 0]).permute(2, 0, 1).contiguous()
 
 
-def _wide_conv(conv: WNConv1d | WNConv2d, x: Tensor) -> Tensor:
+def _wide_conv(conv: nn.Module, x: Tensor) -> Tensor:
     """The kernel-5, stride-1, 1024-channel layer: Winograd F(4, 5) when training on the CPU, else the conv itself.
 
     Weight norm is applied as a per-channel gain on the output (g / ||v||), so the kernel transform reads `weight_v`
     directly. On CUDA cuDNN picks its own algorithm (Winograd among them); in eval mode (the compatibility vectors)
     the direct convolution keeps outputs bit-equal to the original's.
     """
+    assert isinstance(conv, WNConv1d | WNConv2d)
     fast = conv.training and x.device.type == "cpu" and x.dtype == torch.float32 and conv._folded is None
     if not fast or conv.weight_v.shape[2] != R_TAPS:
         return conv(x)
