@@ -69,3 +69,57 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path: Path) -> None:
     start = tiny_gpt(0).state_dict()
     assert any(not torch.equal(start[k], a[k]) for k in a)  # it did train
     assert (tmp_path / "gpt.csv").is_file() and list((tmp_path / "checkpoints" / "gpt").glob("*.pt"))
+
+
+FIRST_WORKER = """
+import sys, time
+from pathlib import Path
+
+import torch
+
+from timbre.errors import TimbreError
+from timbre.train.distributed import DistEnv, distributed, main_rank_first
+
+out, fail = Path(sys.argv[1]), sys.argv[2] == "fail"
+env = DistEnv.from_environ()
+device = torch.device("cpu")
+
+
+def work() -> str:
+    if env.rank == 0:
+        time.sleep(0.5)  # a slow extraction: rank 1 must still come second
+        if fail:
+            raise ValueError("corrupt segment")
+        (out / "features").write_text("written by rank 0")
+        return "computed"
+    return "read " + (out / "features").read_text()
+
+
+with distributed(env, device), distributed(env, device):  # re-entrant: the inner block reuses the group
+    try:
+        result = main_rank_first(env, device, work)
+    except (TimbreError, ValueError) as exc:
+        result = f"{type(exc).__name__}: {exc}"
+(out / f"rank{env.rank}.txt").write_text(result)
+"""
+
+
+@pytest.mark.parametrize("mode", ["ok", "fail"])
+def test_rank_zero_prepares_first_and_its_failure_reaches_every_rank(tmp_path: Path, mode: str) -> None:
+    script = tmp_path / "first.py"
+    script.write_text(FIRST_WORKER)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script),
+         str(tmp_path), mode],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)]
+    if mode == "ok":
+        assert got == ["computed", "read written by rank 0"]
+    else:
+        assert got[0] == "ValueError: corrupt segment"
+        assert got[1].startswith("TimbreError: rank 0 failed")

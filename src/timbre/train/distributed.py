@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
+
+from timbre.errors import TimbreError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,11 @@ class DistEnv:
 
 @contextmanager
 def distributed(env: DistEnv, device: torch.device) -> Iterator[DistEnv]:
-    """Initialise the process group for the run (no-op for a single process) and always tear it down."""
-    if not env.is_distributed:
+    """Initialise the process group for the run (no-op for a single process) and always tear it down.
+
+    Re-entrant: inside an outer `distributed` block (the whole `timbre train` recipe) it reuses that group.
+    """
+    if not env.is_distributed or (dist.is_available() and dist.is_initialized()):
         yield env
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
@@ -72,3 +80,27 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def main_rank_first(env: DistEnv, device: torch.device, work: Callable[[], T]) -> T:
+    """Run `work` on rank 0 first, then on the other ranks (which find its files written and up to date).
+
+    Used for feature extraction under torchrun: one rank computes and writes, the rest only read. If rank 0 fails,
+    every other rank raises instead of waiting forever.
+    """
+    if not (env.is_distributed and dist.is_available() and dist.is_initialized()):
+        return work()
+    result: T | None = None
+    failure: BaseException | None = None
+    if env.is_main:
+        try:
+            result = work()
+        except BaseException as exc:  # noqa: BLE001  (re-raised below, after telling the other ranks)
+            failure = exc
+    flag = torch.tensor([0 if failure is not None else 1], device=device)  # NCCL reduces CUDA tensors only
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)  # also the barrier: rank 0 is done when this returns
+    if failure is not None:
+        raise failure
+    if int(flag) == 0:
+        raise TimbreError("rank 0 failed while preparing the dataset; see its error above")
+    return work() if not env.is_main else result  # type: ignore[return-value]

@@ -5,8 +5,8 @@ sized to the data). `config="tiny"` swaps the pretrained files for the tiny dete
 `timbre.train.tiny` (and writes a tiny HuBERT into the voice folder), so the same recipe runs on CPU in seconds.
 
 Training state lives in `VOICE_DIR/training/` (metrics CSV, TensorBoard, resumable checkpoints, `stages.json`); a
-stage that finished is skipped on `--resume`. Under torchrun every rank extracts features (the writes are atomic and
-identical) and trains; rank 0 alone writes the voice folder.
+stage that finished is skipped on `--resume`. Under torchrun rank 0 extracts features first (the others then find them
+up to date and only read them), every rank trains, and rank 0 alone writes the voice folder.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from timbre.models.gpt import Text2SemanticDecoder
 from timbre.models.sovits import PRO_VERSIONS, SynthesizerTrn
 from timbre.train import autobatch, export, tiny
 from timbre.train.data import HOP, GPTItem, SoVITSItem
-from timbre.train.distributed import DistEnv
+from timbre.train.distributed import DistEnv, distributed, main_rank_first
 from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
 from timbre.train.inputs import (
     DatasetSummary,
@@ -293,7 +293,15 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     env = DistEnv.from_environ()
     device = env.device(prefer_cuda=opts.device != "cpu")
     opts.out_dir.mkdir(parents=True, exist_ok=True)
-    report, hubert_dir = extract(opts, models, device)
+    with distributed(env, device):  # one process group for extraction and both stages
+        return _train_stages(opts, summary, models, env, device)
+
+
+def _train_stages(
+    opts: TrainOptions, summary: DatasetSummary, models: Models, env: DistEnv, device: torch.device
+) -> TrainResult:
+    # under torchrun rank 0 extracts and writes; the other ranks then find every feature up to date
+    report, hubert_dir = main_rank_first(env, device, lambda: extract(opts, models, device))
     sovits_items, gpt_items = load_items(opts.dataset_dir, report.segments, opts.defaults.sovits_frames)
     state = StageState(opts.out_dir / "training" / "stages.json")
     result = TrainResult(opts.out_dir, len(report.segments), summary.seconds, report)
