@@ -132,6 +132,11 @@ def test_generator_pass_gives_equal_losses_and_gradients_only_for_the_generated_
     torch.testing.assert_close(loss, batched, atol=1e-6, rtol=1e-5)
     (got,) = torch.autograd.grad(loss, y_hat)
     torch.testing.assert_close(got, want, atol=1e-7, rtol=1e-4)
+    assert all(p.grad is None for p in mpd.parameters())  # the discriminator's weights were constants
+    convs = [m for m in mpd.modules() if isinstance(m, WNConv1d | WNConv2d)]
+    assert all(
+        c._folded is None and getattr(c, "winograd_constants", None) is None for c in convs
+    )  # restored
 
 
 def test_k_major_storage_survives_state_dict_round_trip_and_optimizer() -> None:

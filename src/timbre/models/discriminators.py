@@ -6,6 +6,8 @@ v1/v2 use periods 2, 3, 5, 7, 11; v2Pro/v2ProPlus add 17 and 23. Parameter names
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -34,6 +36,8 @@ def _k_major(module: nn.Module) -> None:
         else taps_first.permute(1, 2, 0)[..., None]
     )
     module.weight_v = nn.Parameter(stored)
+    module.k_major = True  # type: ignore[assignment]
+    module.winograd_constants = None  # type: ignore[assignment]
 
 
 def _taps_first(v: Tensor) -> Tensor:
@@ -49,15 +53,45 @@ def _wide_conv(conv: nn.Module, x: Tensor) -> Tensor:
     the direct convolution keeps outputs bit-equal to the original's.
     """
     assert isinstance(conv, WNConv1d | WNConv2d)
-    fast = conv.training and x.device.type == "cpu" and x.dtype == torch.float32 and conv._folded is None
-    if not fast or conv.weight_v.shape[2] != R_TAPS:
+    if not _winograd_applies(conv, x):
         return conv(x)
-    v = _taps_first(conv.weight_v)  # [5, C_out, C_in]
-    scale = conv.weight_g.reshape(-1) / torch.linalg.vector_norm(v, dim=(0, 2))
-    kernel = transform_kernel(v)
+    cached = getattr(conv, "winograd_constants", None)
+    kernel, scale = cached if cached is not None else _winograd_kernel(conv)
     if x.dim() == 3:  # [B, C, T] as [B, C, T, 1]
         return conv_k5(x.unsqueeze(-1), kernel, scale, conv.bias).squeeze(-1)
     return conv_k5(x, kernel, scale, conv.bias)
+
+
+def _winograd_applies(conv: WNConv1d | WNConv2d, x: Tensor) -> bool:
+    fast = conv.training and x.device.type == "cpu" and x.dtype == torch.float32 and conv._folded is None
+    return fast and conv.weight_v.shape[2] == R_TAPS
+
+
+def _winograd_kernel(conv: WNConv1d | WNConv2d) -> tuple[Tensor, Tensor]:
+    """(transformed kernel [8, C_out, C_in], weight-norm gain g / ||v|| [C_out])."""
+    v = _taps_first(conv.weight_v)  # [5, C_out, C_in]
+    return transform_kernel(v), conv.weight_g.reshape(-1) / torch.linalg.vector_norm(v, dim=(0, 2))
+
+
+@contextmanager
+def constant_weights(discriminator: nn.Module) -> Iterator[None]:
+    """Within the block the discriminator's weights are constants: every weight norm (and Winograd kernel transform)
+    is computed once, without autograd, and reused by every forward. For the generator's pass, which wants no
+    gradient for the discriminator and scores real and generated audio with the same weights."""
+    convs = [m for m in discriminator.modules() if isinstance(m, WNConv1d | WNConv2d)]
+    try:
+        with torch.no_grad():
+            for conv in convs:
+                if getattr(conv, "k_major", False) and conv.training and conv.weight_v.device.type == "cpu":
+                    conv.winograd_constants = _winograd_kernel(conv)  # type: ignore[assignment]
+                else:
+                    conv.fold()
+        yield
+    finally:
+        for conv in convs:
+            conv.unfold()
+            if getattr(conv, "k_major", False):
+                conv.winograd_constants = None  # type: ignore[assignment]
 
 
 def periods_for(version: str) -> tuple[int, ...]:
@@ -150,20 +184,14 @@ class MultiPeriodDiscriminator(nn.Module):
 
         By default both are scored as one batch of 2B (wider GEMMs, one weight normalisation per layer); every
         convolution treats batch rows independently, so this equals scoring them apart. With `real_grad=False` (the
-        generator's pass, whose feature-matching targets are constants) the real audio is scored without autograd and
-        apart, so that backward computes input gradients for the generated rows only.
+        generator's pass: its feature-matching targets are constants and the discriminator gets no gradient) the
+        weights are constants (see `constant_weights`), the real audio is scored without autograd and apart, so that
+        backward computes input gradients for the generated rows only.
         """
-        out = DiscriminatorOutput([], [], [], [])
         if not real_grad:
-            for d in self.discriminators:
-                with torch.no_grad():
-                    score_r, fmap_r = d(y)
-                score_g, fmap_g = d(y_hat)
-                out.real_scores.append(score_r)
-                out.fake_scores.append(score_g)
-                out.real_fmaps.append(fmap_r)
-                out.fake_fmaps.append(fmap_g)
-            return out
+            with constant_weights(self):
+                return self._score_apart(y, y_hat)
+        out = DiscriminatorOutput([], [], [], [])
         n = y.shape[0]
         both = torch.cat([y, y_hat.to(y.dtype)])
         for d in self.discriminators:
@@ -172,4 +200,16 @@ class MultiPeriodDiscriminator(nn.Module):
             out.fake_scores.append(scores[n:])
             out.real_fmaps.append([f[:n] for f in fmaps])
             out.fake_fmaps.append([f[n:] for f in fmaps])
+        return out
+
+    def _score_apart(self, y: Tensor, y_hat: Tensor) -> DiscriminatorOutput:
+        out = DiscriminatorOutput([], [], [], [])
+        for d in self.discriminators:
+            with torch.no_grad():
+                score_r, fmap_r = d(y)
+            score_g, fmap_g = d(y_hat)
+            out.real_scores.append(score_r)
+            out.fake_scores.append(score_g)
+            out.real_fmaps.append(fmap_r)
+            out.fake_fmaps.append(fmap_g)
         return out
