@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from timbre.audio.spectrogram import linear_spectrogram
+from timbre.models.dropout import Dropout
 from timbre.models.sovits import SynthesizerTrn
 from timbre.models.sovits import model as sovits_model
 from timbre.models.sovits.layers import slice_segments
@@ -99,7 +100,7 @@ def _without_noise(monkeypatch: pytest.MonkeyPatch, generator: SynthesizerTrn) -
 
     monkeypatch.setattr(sovits_model, "rand_slice_segments", centred)
     for module in generator.modules():
-        if isinstance(module, torch.nn.Dropout):
+        if isinstance(module, torch.nn.Dropout | Dropout):
             module.p = 0.0
 
 

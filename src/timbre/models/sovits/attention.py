@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from timbre.models.dropout import Dropout
 from timbre.models.sovits.layers import ChannelLayerNorm
 
 
@@ -56,7 +57,7 @@ class MultiHeadAttention(nn.Module):
         self.conv_k = nn.Conv1d(channels, channels, 1)
         self.conv_v = nn.Conv1d(channels, channels, 1)
         self.conv_o = nn.Conv1d(channels, out_channels, 1)
-        self.drop = nn.Dropout(p_dropout)
+        self.drop = Dropout(p_dropout)
         if window_size is not None:
             shape = (1, 2 * window_size + 1, self.k_channels)
             self.emb_rel_k = nn.Parameter(torch.randn(shape) * self.k_channels**-0.5)
@@ -99,7 +100,7 @@ class FFN(nn.Module):
         self.kernel_size = kernel_size
         self.conv_1 = nn.Conv1d(channels, filter_channels, kernel_size)
         self.conv_2 = nn.Conv1d(filter_channels, channels, kernel_size)
-        self.drop = nn.Dropout(p_dropout)
+        self.drop = Dropout(p_dropout)
 
     def _pad(self, x: Tensor) -> Tensor:
         if self.kernel_size == 1:
@@ -127,7 +128,7 @@ class Encoder(nn.Module):
     ) -> None:
         super().__init__()
         self.n_layers = n_layers
-        self.drop = nn.Dropout(p_dropout)
+        self.drop = Dropout(p_dropout)
         self.attn_layers = nn.ModuleList()
         self.norm_layers_1 = nn.ModuleList()
         self.ffn_layers = nn.ModuleList()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from timbre.models.dropout import Dropout
 from timbre.models.sovits.layers import WNConv1d, gated_tanh, sequence_mask
 
 
@@ -24,7 +25,7 @@ class WN(nn.Module):
         assert kernel_size % 2 == 1
         self.hidden_channels = hidden_channels
         self.n_layers = n_layers
-        self.drop = nn.Dropout(p_dropout)
+        self.drop = Dropout(p_dropout)
         self.in_layers = nn.ModuleList()
         self.res_skip_layers = nn.ModuleList()
         if gin_channels:

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from timbre.models.dropout import Dropout
+
 
 class _Linear(nn.Module):
     """Holds its Linear as `.fc` (checkpoint naming)."""
@@ -47,7 +49,7 @@ class GatedConv(nn.Module):
         super().__init__()
         self.channels = channels
         self.conv1 = _ConvHolder(channels, 2 * channels, kernel_size)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         a, b = torch.split(self.conv1(x), self.channels, dim=1)
@@ -66,8 +68,8 @@ class StyleAttention(nn.Module):
         self.w_ks = nn.Linear(d_model, d_model)
         self.w_vs = nn.Linear(d_model, d_model)
         self.fc = nn.Linear(d_model, d_model)
-        self.attn_dropout = nn.Dropout(dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.attn_dropout = Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, pad_mask: Tensor | None) -> Tensor:
         # x: [B, T, C]; pad_mask: [B, T] True at padding
@@ -100,10 +102,10 @@ class MelStyleEncoder(nn.Module):
         self.spectral = nn.Sequential(
             _Linear(n_mel_channels, hidden),
             _Mish(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             _Linear(hidden, hidden),
             _Mish(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         )
         self.temporal = nn.Sequential(
             GatedConv(hidden, kernel_size, dropout), GatedConv(hidden, kernel_size, dropout)
