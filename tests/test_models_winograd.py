@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from timbre.models.discriminators import MultiPeriodDiscriminator, _k_major, _wide_conv
 from timbre.models.losses import discriminator_loss, feature_loss, generator_loss
 from timbre.models.sovits.layers import WNConv1d, WNConv2d
-from timbre.models.winograd import conv_k5, transform_kernel, transforms
+from timbre.models.winograd import conv_k5, transform_kernel, transforms, weight_normed_kernel
 
 
 @pytest.fixture(autouse=True)
@@ -157,3 +157,13 @@ def test_k_major_storage_survives_state_dict_round_trip_and_optimizer() -> None:
     assert moved.stride() == wide.weight_v.stride() and not torch.equal(
         moved, state["discriminators.1.convs.4.weight_v"]
     )
+
+
+def test_weight_normed_kernel_passes_gradcheck() -> None:
+    torch.manual_seed(5)
+    v = torch.randn(5, 3, 4, dtype=torch.float64, requires_grad=True)
+    g = torch.rand(3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(weight_normed_kernel, (v, g))
+    kernel, scale = weight_normed_kernel(v, g)
+    torch.testing.assert_close(kernel, transform_kernel(v))
+    torch.testing.assert_close(scale, g / v.square().sum((0, 2)).sqrt())

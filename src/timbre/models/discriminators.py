@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from timbre.errors import TimbreError
 from timbre.models.sovits.layers import LRELU_SLOPE, WNConv1d, WNConv2d
-from timbre.models.winograd import R_TAPS, conv_k5, transform_kernel
+from timbre.models.winograd import R_TAPS, conv_k5, weight_normed_kernel
 
 
 def _k_major(module: nn.Module) -> None:
@@ -42,7 +42,7 @@ def _k_major(module: nn.Module) -> None:
 
 def _taps_first(v: Tensor) -> Tensor:
     """weight_v as [5, C_out, C_in] (a view when stored by `_k_major`)."""
-    return (v if v.dim() == 3 else v[..., 0]).permute(2, 0, 1).contiguous()
+    return (v if v.dim() == 3 else v.squeeze(-1)).permute(2, 0, 1).contiguous()  # views: no copy in backward
 
 
 def _wide_conv(conv: nn.Module, x: Tensor) -> Tensor:
@@ -69,8 +69,7 @@ def _winograd_applies(conv: WNConv1d | WNConv2d, x: Tensor) -> bool:
 
 def _winograd_kernel(conv: WNConv1d | WNConv2d) -> tuple[Tensor, Tensor]:
     """(transformed kernel [8, C_out, C_in], weight-norm gain g / ||v|| [C_out])."""
-    v = _taps_first(conv.weight_v)  # [5, C_out, C_in]
-    return transform_kernel(v), conv.weight_g.reshape(-1) / torch.linalg.vector_norm(v, dim=(0, 2))
+    return weight_normed_kernel(_taps_first(conv.weight_v), conv.weight_g.reshape(-1))
 
 
 @contextmanager
