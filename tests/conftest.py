@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,12 @@ COMPAT = FIXTURES / "compat"
 def compat_dir() -> Path:
     """The public reference data (a copy of the original's compatibility vectors), shipped with the tests."""
     return COMPAT
+
+
+@pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: on the shared 2-core machine a second thread mostly waits for a descheduled peer."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -22,14 +22,6 @@ print(json.dumps({"gpt_tok_s": 50.0, "hifigan_s": 0.5, "args": sys.argv[1:],
 """
 
 
-@pytest.fixture()
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _bench_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
     with pytest.raises(SystemExit) as done:
         run_app(["bench", *args, "--quick", "--json"])

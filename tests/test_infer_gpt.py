@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,7 @@ VECTORS = Path(__file__).parent / "fixtures" / "compat" / "vectors_seed0"
 TINY = GPTConfig(embedding_dim=32, hidden_dim=32, n_head=4, n_layer=2, ffn_dim=128)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: on the shared 2-core machine a second thread mostly waits for a descheduled peer."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -20,13 +19,7 @@ from timbre.models.gpt import GPTConfig, Text2SemanticDecoder
 TINY = GPTConfig(embedding_dim=32, hidden_dim=32, n_head=4, n_layer=2, ffn_dim=128)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One intra-op thread: on the shared 2-core machine a second thread mostly waits for a descheduled peer."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def _inputs(cfg: GPTConfig, n_phones: int, n_prompt: int, seed: int = 0) -> tuple[torch.Tensor, ...]:

@@ -4,8 +4,6 @@ plain evaluation path."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,13 +13,7 @@ from timbre.models.losses import discriminator_loss, feature_loss, generator_los
 from timbre.models.sovits.layers import WNConv1d, WNConv2d
 from timbre.models.winograd import conv_k5, transform_kernel, transforms, weight_normed_kernel
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def test_transforms_compute_the_correlation_exactly_in_float64() -> None:

@@ -23,13 +23,7 @@ from timbre.train.recipe import SOVITS_LORA_TARGETS
 from timbre.train.sovits_trainer import SoVITSTrainConfig, train_sovits
 from timbre.train.tiny import TinyDiscriminator, tiny_sovits_config, voiced_clip
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see conftest.py
 
 
 def tiny_sovits_items(n: int, step: int = 3) -> list[SoVITSItem]:
