@@ -152,3 +152,21 @@ def test_dist_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORLD_SIZE", "two")
     with pytest.raises(ValueError, match="torchrun"):
         DistEnv.from_environ()
+
+
+def test_adamw_is_fused_on_cpu_and_takes_the_same_steps_as_the_loop() -> None:
+    from timbre.train.loop import adamw
+
+    torch.manual_seed(0)
+    a = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(3))]
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    fused = adamw([{"params": a[:1]}, {"params": a[1:], "lr": 5e-4}], 1e-3, betas=(0.8, 0.99), eps=1e-9)
+    loop = torch.optim.AdamW([{"params": b[:1]}, {"params": b[1:], "lr": 5e-4}], 1e-3, betas=(0.8, 0.99), eps=1e-9)
+    assert fused.defaults["fused"] is True and not loop.defaults.get("fused")
+    for _ in range(5):
+        for params, opt in ((a, fused), (b, loop)):
+            opt.zero_grad()
+            sum((p.square() * (i + 1)).sum() for i, p in enumerate(params)).backward()
+            opt.step()
+    for p, q in zip(a, b, strict=True):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-6)
