@@ -170,3 +170,28 @@ def test_adamw_is_fused_on_cpu_and_takes_the_same_steps_as_the_loop() -> None:
             opt.step()
     for p, q in zip(a, b, strict=True):
         torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-6)
+
+
+def test_fused_adamw_is_safe_for_parameters_stored_with_other_strides() -> None:
+    from timbre.train.loop import adamw
+
+    base = torch.randn(5, 16, 8, generator=torch.Generator().manual_seed(0))
+
+    def k_major() -> torch.nn.Parameter:  # the discriminator's wide kernels: [16, 8, 5, 1] with the taps outermost
+        return torch.nn.Parameter(base.clone().permute(1, 2, 0).unsqueeze(-1))
+
+    fused_p, loop_p = k_major(), k_major()
+    fused = adamw([fused_p], 1e-2)
+    loop = torch.optim.AdamW([loop_p], 1e-2)
+    for step in range(3):
+        grad = torch.randn(fused_p.shape, generator=torch.Generator().manual_seed(step + 1))  # contiguous
+        for p, opt in ((fused_p, fused), (loop_p, loop)):
+            p.grad = grad.clone()
+            opt.step()
+        if step == 1:  # moments as a checkpoint of the contiguous layout would restore them
+            state = fused.state_dict()
+            for s in state["state"].values():
+                s["exp_avg"], s["exp_avg_sq"] = s["exp_avg"].contiguous(), s["exp_avg_sq"].contiguous()
+            fused.load_state_dict(state)
+    assert fused.defaults["fused"] is True and fused_p.stride() == loop_p.stride()
+    torch.testing.assert_close(fused_p, loop_p, atol=1e-6, rtol=1e-6)

@@ -104,6 +104,27 @@ def maybe_compile(model: nn.Module, run: RunConfig) -> nn.Module:
         return model
 
 
+class LayoutSafeAdamW(torch.optim.AdamW):
+    """AdamW whose fused step first gives every gradient and state tensor its parameter's memory layout.
+
+    The fused kernel walks parameter, gradient and moment buffers as flat arrays, so a tensor with other strides than
+    its parameter (a k-major discriminator kernel with a contiguous gradient, or moments from a checkpoint written
+    before that layout) would be updated silently wrong. Autograd already matches the layouts; this catches the rest.
+    """
+
+    def step(self, *args: Any, **kwargs: Any) -> Any:
+        if self.defaults.get("fused"):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None and p.grad.stride() != p.stride():
+                        p.grad = torch.empty_like(p).copy_(p.grad)
+                    state = self.state.get(p, {})
+                    for key, value in state.items():
+                        if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                            state[key] = torch.empty_like(p).copy_(value)
+        return super().step(*args, **kwargs)
+
+
 def adamw(params: Any, lr: float, **kwargs: Any) -> torch.optim.AdamW:
     """AdamW, fused (one kernel over all parameters) where every parameter lives on a CPU or CUDA device.
 
@@ -113,7 +134,7 @@ def adamw(params: Any, lr: float, **kwargs: Any) -> torch.optim.AdamW:
     groups = list(params)
     tensors = [p for g in groups for p in (g["params"] if isinstance(g, dict) else [g])]
     fused = bool(tensors) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in tensors)
-    return torch.optim.AdamW(groups, lr, fused=fused, **kwargs)
+    return LayoutSafeAdamW(groups, lr, fused=fused, **kwargs)
 
 
 def make_loader(
