@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from timbre.models.dropout import Dropout, dropout, keep_mask
+from timbre.models.dropout import Dropout, dropout, keep_factor, keep_mask
 from timbre.models.gpt.layers import _attention_with_dropout, additive_mask
 from timbre.models.gpt.model import prefix_lm_mask
 
@@ -62,7 +62,19 @@ def test_training_attention_equals_sdpa_when_nothing_is_dropped() -> None:
     attend[1, :, :2] = False  # padded keys of the second row (every query keeps at least one key)
     attend = attend.unsqueeze(1)
     ours = _attention_with_dropout(q, k, v, attend, 1e-9)  # rounds to a drop probability of 0
-    torch.testing.assert_close(ours, F.scaled_dot_product_attention(q, k, v, attn_mask=attend), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        ours, F.scaled_dot_product_attention(q, k, v, attn_mask=attend), atol=1e-6, rtol=1e-5
+    )
     float_mask = additive_mask(attend, torch.float32)
     assert float_mask is not None and float_mask.dtype == torch.float32
     torch.testing.assert_close(_attention_with_dropout(q, k, v, float_mask, 1e-9), ours)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_keep_factor_is_the_same_draw_as_keep_mask(dtype: torch.dtype) -> None:
+    torch.manual_seed(7)
+    keep = keep_mask((257, 129), 0.1)
+    torch.manual_seed(7)
+    factor = keep_factor((257, 129), 0.1, dtype)
+    assert factor.dtype == dtype
+    torch.testing.assert_close(factor, (keep.float() / 0.9).to(dtype), atol=0, rtol=0)

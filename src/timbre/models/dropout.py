@@ -20,30 +20,57 @@ from torch import Tensor, nn
 _WORD = 1 << 16
 
 
-def keep_mask(
-    shape: torch.Size | tuple[int, ...], p: float, generator: torch.Generator | None = None
-) -> Tensor:
-    """A bool CPU tensor of `shape`, True with probability 1 - round(p * 65536) / 65536."""
+def _random_words(
+    shape: torch.Size | tuple[int, ...], generator: torch.Generator | None
+) -> tuple[Tensor, int]:
+    """int16 words uniform in [-32768, 32767], one per element of `shape` (flat), and the element count."""
     n = 1
     for s in shape:
         n *= int(s)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
     words = np.random.Generator(np.random.PCG64(seed)).bit_generator.random_raw((n + 3) // 4)
-    bits = torch.from_numpy(words.view(np.uint16)[:n].view(np.int16))  # uniform in [-32768, 32767]
-    return bits.ge(round(p * _WORD) - _WORD // 2).view(shape)
+    return torch.from_numpy(words.view(np.uint16)[:n].view(np.int16)), n
+
+
+def _threshold(p: float) -> int:
+    return round(p * _WORD) - _WORD // 2  # a word at or above it keeps its element
+
+
+def keep_mask(
+    shape: torch.Size | tuple[int, ...], p: float, generator: torch.Generator | None = None
+) -> Tensor:
+    """A bool CPU tensor of `shape`, True with probability 1 - round(p * 65536) / 65536."""
+    bits, _ = _random_words(shape, generator)
+    return bits.ge(_threshold(p)).view(shape)
+
+
+def keep_factor(
+    shape: torch.Size | tuple[int, ...],
+    p: float,
+    dtype: torch.dtype,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """The same draw as `keep_mask`, as the multiplier dropout applies: 1 / (1 - p) where kept, else 0.
+
+    Computed as clamp(word - threshold + 1, 0, 1) / (1 - p) in place on a float copy of the words: four vectorised
+    passes, faster on the CPU than a bool mask converted to float.
+    """
+    bits, _ = _random_words(shape, generator)
+    # float32 holds every int16 exactly (bf16 would not: words near the threshold would round across it)
+    factor = bits.to(torch.float32).add_(1 - _threshold(p)).clamp_(0.0, 1.0).mul_(1.0 / (1.0 - p))
+    return factor.view(shape).to(dtype)
 
 
 class _MaskedScale(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor, keep: Tensor, scale: float) -> Tensor:
-        factor = keep.to(x.dtype).mul_(scale)  # 0 or 1 / (1 - p): one vectorised multiply each way
-        ctx.save_for_backward(factor)
+    def forward(ctx: Any, x: Tensor, factor: Tensor) -> Tensor:
+        ctx.save_for_backward(factor)  # 0 or 1 / (1 - p): one vectorised multiply each way
         return x * factor
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         (factor,) = ctx.saved_tensors
-        return grad * factor, None, None
+        return grad * factor, None
 
 
 def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
@@ -52,7 +79,7 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         return x
     if x.device.type != "cpu" or p >= 1.0:
         return F.dropout(x, p, training)
-    return _MaskedScale.apply(x, keep_mask(x.shape, p), 1.0 / (1.0 - p))
+    return _MaskedScale.apply(x, keep_factor(x.shape, p, x.dtype))
 
 
 class Dropout(nn.Module):
