@@ -11,9 +11,11 @@ import pytest
 import torch
 from tests.helpers.tiny_train import run_tiny_gpt, tiny_gpt, tiny_gpt_items
 
+from timbre.train.data import GPTItem
 from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
 from timbre.train.loop import RunConfig
 from timbre.train.lora import LoRAConfig
+from timbre.train.tiny import tiny_gpt as recipe_tiny_gpt  # the `--config tiny` GPT (full vocabularies)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,3 +92,23 @@ def test_lora_fine_tune_merges_into_plain_weights(tmp_path: Path) -> None:
 def test_empty_dataset_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no GPT training items"):
         train_gpt(tiny_gpt(), [], RunConfig(out_dir=tmp_path, progress=False))
+
+
+@pytest.mark.slow
+def test_compiled_training_runs_with_the_fast_dropout(tmp_path: Path) -> None:
+    """`--compile`: the dropout's numpy draw must stay outside the traced graph (tracing it broke aliasing)."""
+    g = torch.Generator().manual_seed(0)
+    items = [  # equal shapes: one static graph (the shapes that exposed the traced numpy draw)
+        GPTItem(
+            torch.randint(1, 732, (6,), generator=g),
+            torch.randn(1024, 6, generator=g),
+            torch.randint(0, 1024, (12,), generator=g),
+        )
+        for _ in range(4)
+    ]
+    run = RunConfig(
+        out_dir=tmp_path, epochs=1, max_batch=2, max_frames=100, progress=False, device="cpu", compile=True
+    )
+    before = {k: v.clone() for k, v in recipe_tiny_gpt(0).state_dict().items()}
+    trained = train_gpt(recipe_tiny_gpt(0), items, run, GPTTrainConfig(lr=1e-3))
+    assert any(not torch.equal(before[k], v) for k, v in trained.state_dict().items())

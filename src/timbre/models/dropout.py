@@ -20,6 +20,7 @@ from torch import Tensor, nn
 _WORD = 1 << 16
 
 
+@torch.compiler.disable  # numpy views across dtypes are not traceable: run eagerly under torch.compile
 def _random_words(
     shape: torch.Size | tuple[int, ...], generator: torch.Generator | None
 ) -> tuple[Tensor, int]:

@@ -95,6 +95,11 @@ def wrap_ddp(model: nn.Module, env: DistEnv, device: torch.device) -> nn.Module:
 def maybe_compile(model: nn.Module, run: RunConfig) -> nn.Module:
     if not run.compile:
         return model
+    # compile is an optional speed-up: a graph inductor cannot compile (it has bugs with some dynamic shapes on the
+    # CPU) runs eagerly instead of ending the training run
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
     try:
         return torch.compile(model)  # type: ignore[return-value]
     except Exception as exc:  # noqa: BLE001  (compile is an optional speed-up)
