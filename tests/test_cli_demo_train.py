@@ -9,23 +9,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from tests.helpers.cli import run_cli
 
-from timbre.cli import run_app
 from timbre.infer.voice import load_voice
 from timbre.train import demo
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        run_app(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_quick_training_demo_writes_voice_plots_and_audible_wav(
@@ -37,7 +26,7 @@ def test_quick_training_demo_writes_voice_plots_and_audible_wav(
     out.mkdir()
     (out / "demo.wav").write_bytes(b"")  # the synthesis demo's file in the same folder is allowed
     try:
-        code, stdout, err = _run(["demo", "--train", "--quick", "--out", str(out)], capsys)
+        code, stdout, err = run_cli(["demo", "--train", "--quick", "--out", str(out)], capsys)
     finally:
         torch.set_num_threads(threads)
     assert code == 0, err
@@ -59,7 +48,7 @@ def test_missing_gradio_clips_is_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(demo, "GRADIO_AUDIO", ("timbre_no_such_package", "audio"))
-    code, _, err = _run(["demo", "--train", "--out", str(tmp_path / "d")], capsys)
+    code, _, err = run_cli(["demo", "--train", "--out", str(tmp_path / "d")], capsys)
     assert code == 2
     assert "install gradio" in err and "Traceback" not in err
     assert not (tmp_path / "d").exists()  # nothing created before the check
@@ -68,10 +57,10 @@ def test_missing_gradio_clips_is_one_clear_line(
 def test_refuses_a_folder_that_is_not_the_demos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("gradio")
     (tmp_path / "notes.txt").write_text("mine")
-    code, _, err = _run(["demo", "--train", "--out", str(tmp_path)], capsys)
+    code, _, err = run_cli(["demo", "--train", "--out", str(tmp_path)], capsys)
     assert code == 2 and "notes.txt" in err
     assert (tmp_path / "notes.txt").read_text() == "mine"
     (tmp_path / "notes.txt").unlink()
     (tmp_path / "voice").mkdir()  # a voice folder of the user's, not one the demo wrote (no README.txt)
-    code, _, err = _run(["demo", "--train", "--out", str(tmp_path)], capsys)
+    code, _, err = run_cli(["demo", "--train", "--out", str(tmp_path)], capsys)
     assert code == 2 and "voice" in err and (tmp_path / "voice").is_dir()

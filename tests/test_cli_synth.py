@@ -7,22 +7,11 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
+from tests.helpers.cli import run_cli
 
-from timbre.cli import run_app
 from timbre.infer.bundled import voiced_signal
 
 SR = 32_000
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        run_app(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +31,7 @@ def _base(ref: Path, out: Path) -> list[str]:
 
 def test_synth_writes_a_wav(ref_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.wav"
-    code, stdout, err = _run(_base(ref_wav, out), capsys)
+    code, stdout, err = run_cli(_base(ref_wav, out), capsys)
     assert code == 0, err
     data, sr = sf.read(str(out), dtype="int16")
     assert sr == SR and data.shape[0] == 12 * 1280 + int(0.3 * SR)
@@ -53,7 +42,7 @@ def test_synth_stream_matches_token_count(
     ref_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "stream.wav"
-    code, stdout, err = _run([*_base(ref_wav, out), "--stream"], capsys)
+    code, stdout, err = run_cli([*_base(ref_wav, out), "--stream"], capsys)
     assert code == 0, err
     data, sr = sf.read(str(out), dtype="int16")
     assert data.shape[0] == 12 * 1280 + int(0.3 * SR)
@@ -75,7 +64,7 @@ def test_synth_stream_matches_token_count(
     ],
 )
 def test_synth_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(argv, capsys)
+    code, _, err = run_cli(argv, capsys)
     assert code == 2
     assert message in err
 
@@ -84,14 +73,14 @@ def test_synth_reference_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     short = tmp_path / "short.wav"
     sf.write(str(short), voiced_signal(1.5, SR), SR)
     argv = _base(short, tmp_path / "o.wav")
-    code, _, err = _run(argv, capsys)
+    code, _, err = run_cli(argv, capsys)
     assert code == 2 and "1.50 s long; use a clip of 3 to 10 s" in err
-    code, _, err = _run([*argv, "--ref-min", "1"], capsys)
+    code, _, err = run_cli([*argv, "--ref-min", "1"], capsys)
     assert code == 0, err
-    code, _, err = _run([*_base(tmp_path / "nope.wav", tmp_path / "o.wav")], capsys)
+    code, _, err = run_cli([*_base(tmp_path / "nope.wav", tmp_path / "o.wav")], capsys)
     assert code == 2 and "nope.wav: file not found" in err
     missing_text = [a for a in _base(short, tmp_path / "o.wav") if a not in ("--ref-text", "Hello there")]
-    code, _, err = _run(missing_text, capsys)
+    code, _, err = run_cli(missing_text, capsys)
     assert code == 2 and "--ref needs --ref-text" in err
 
 
@@ -124,12 +113,12 @@ def test_synth_from_original_files(ref_wav: Path, tmp_path: Path, capsys: pytest
         "en",
     ]
     out = tmp_path / "o.wav"
-    code, stdout, err = _run([*argv, "-o", str(out), "--max-new-tokens", "12", "--seed", "1"], capsys)
+    code, stdout, err = run_cli([*argv, "-o", str(out), "--max-new-tokens", "12", "--seed", "1"], capsys)
     assert code == 0, err
     assert sf.info(str(out)).frames == 12 * 1280 + int(0.3 * SR)
     assert "g.ckpt + s.pth" in stdout
     swapped = ["synth", "--gpt", str(sovits), "--sovits", str(gpt), *common, "--text", "Hi.", "-o", str(out)]
-    code, _, err = _run(swapped, capsys)
+    code, _, err = run_cli(swapped, capsys)
     assert code == 2 and "this is a sovits checkpoint, not a gpt one" in err
     # the same files as a voice folder with a default reference: same seed, same audio
     import json
@@ -143,7 +132,7 @@ def test_synth_from_original_files(ref_wav: Path, tmp_path: Path, capsys: pytest
     }  # fmt: skip
     (tmp_path / "voice.json").write_text(json.dumps(manifest), "utf-8")
     voice_out = tmp_path / "voice.wav"
-    code, stdout, err = _run(
+    code, stdout, err = run_cli(
         ["synth", "--voice", str(tmp_path), "--text", "Hello world.", "-o", str(voice_out), "--max-new-tokens", "12",
          "--seed", "1"],
         capsys,

@@ -6,23 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-
-from timbre.cli import run_app
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        run_app(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.helpers.cli import run_cli
 
 
 def test_single_sentence(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["text", "--lang", "en", "Call me at 555-1234, OK?"], capsys)
+    code, out, _ = run_cli(["text", "--lang", "en", "Call me at 555-1234, OK?"], capsys)
     assert code == 0
     record = json.loads(out)
     assert list(record) == ["lang", "text", "norm_text", "phones", "word2ph", "phone_ids"]
@@ -31,7 +19,7 @@ def test_single_sentence(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_non_ascii_is_printed_as_is(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["text", "--lang", "en", "--version", "v2", "café…"], capsys)
+    code, out, _ = run_cli(["text", "--lang", "en", "--version", "v2", "café…"], capsys)
     assert code == 0
     assert '"text": "café…"' in out
 
@@ -43,7 +31,7 @@ def test_jsonl_keeps_order_and_extra_fields(tmp_path: Path, capsys: pytest.Captu
     ]
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n", encoding="utf-8")
-    code, out, _ = _run(["text", "--jsonl", str(source)], capsys)
+    code, out, _ = run_cli(["text", "--jsonl", str(source)], capsys)
     assert code == 0
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["text"] for r in records] == ["Hello world.", "The 2nd try."]
@@ -62,7 +50,7 @@ def test_jsonl_public_file_round_trips(
     ]
     source = tmp_path / "en.jsonl"
     source.write_text("\n".join(english), encoding="utf-8")
-    code, out, _ = _run(["text", "--jsonl", str(source)], capsys)
+    code, out, _ = run_cli(["text", "--jsonl", str(source)], capsys)
     assert code == 0
     assert [json.loads(line) for line in out.splitlines()] == [json.loads(line) for line in english]
 
@@ -76,7 +64,7 @@ def test_jsonl_public_file_round_trips(
     ],
 )
 def test_bad_input_exits_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(argv, capsys)
+    code, out, err = run_cli(argv, capsys)
     assert code == 2
     assert out == ""
     assert message in " ".join(err.split())
@@ -95,12 +83,12 @@ def test_bad_jsonl_exits_2(
 ) -> None:
     source = tmp_path / "bad.jsonl"
     source.write_text(content, encoding="utf-8")
-    code, _, err = _run(["text", "--jsonl", str(source)], capsys)
+    code, _, err = run_cli(["text", "--jsonl", str(source)], capsys)
     assert code == 2
     assert message in " ".join(err.split())
 
 
 def test_missing_jsonl_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(["text", "--jsonl", str(tmp_path / "missing.jsonl")], capsys)
+    code, _, err = run_cli(["text", "--jsonl", str(tmp_path / "missing.jsonl")], capsys)
     assert code == 2
     assert "missing.jsonl" in "".join(err.split())

@@ -14,23 +14,13 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
+from tests.helpers.cli import run_cli
 
 from timbre.cli import run_app
 from timbre.compat.checkpoints import load_gpt, load_sovits
 from timbre.compat.native import load_safetensors
 from timbre.infer.voice import load_voice
 from timbre.train.tiny import write_tiny_dataset
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        run_app(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:
-        code = 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +85,7 @@ def test_timbre_synth_loads_the_tiny_voice(
     _, voice, _, _ = trained
     out = tmp_path / "hello.wav"
     argv = ["synth", "--voice", str(voice), "--text", "你好。", "--lang", "zh", "-o", str(out), "--seed", "1"]
-    code, stdout, err = _run([*argv, "--max-new-tokens", "12"], capsys)
+    code, stdout, err = run_cli([*argv, "--max-new-tokens", "12"], capsys)
     assert code == 0, err
     audio, sr = sf.read(str(out))
     assert sr == 32000 and audio.shape[0] == 12 * 1280 + int(0.3 * sr)
@@ -110,12 +100,12 @@ def test_resume_skips_finished_stages_and_stage_gpt_retrains_only_the_gpt(
     copy = tmp_path / "voice"
     shutil.copytree(voice, copy)
     base = ["train", str(dataset), "--config", "tiny", "--out", str(copy), "--quiet"]
-    code, stdout, err = _run([*base, "--resume"], capsys)
+    code, stdout, err = run_cli([*base, "--resume"], capsys)
     assert code == 0, err
     assert "trained nothing (already done)" in stdout
     sovits_before = load_safetensors(copy / "sovits.safetensors").state_dict
     gpt_before = load_safetensors(copy / "gpt.safetensors").state_dict
-    code, stdout, err = _run([*base, "--stage", "gpt", "--epochs-gpt", "1"], capsys)
+    code, stdout, err = run_cli([*base, "--stage", "gpt", "--epochs-gpt", "1"], capsys)
     assert code == 0, err
     assert "trained gpt on 4 segments" in stdout
     sovits_after = load_safetensors(copy / "sovits.safetensors").state_dict
@@ -127,10 +117,12 @@ def test_resume_skips_finished_stages_and_stage_gpt_retrains_only_the_gpt(
 
 def test_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dataset = write_tiny_dataset(tmp_path / "dataset", seconds=2.0)  # 4 x 2 s = 8 s
-    code, _, err = _run(["train", str(dataset), "--config", "tiny", "--out", str(tmp_path / "v")], capsys)
+    code, _, err = run_cli(["train", str(dataset), "--config", "tiny", "--out", str(tmp_path / "v")], capsys)
     assert code == 2
     assert "8.0 s of audio" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    code, _, err = _run(["train", str(dataset), "--out", str(tmp_path / "v"), "--batch-size", "lots"], capsys)
+    code, _, err = run_cli(
+        ["train", str(dataset), "--out", str(tmp_path / "v"), "--batch-size", "lots"], capsys
+    )
     assert code == 2 and "--batch-size" in err
 
 
@@ -142,7 +134,7 @@ def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.Captu
         "--pretrained-gpt", "s1.ckpt", "--pretrained-sovits", "s2G2333k.pth", "--hubert", "hubert",
         "--batch-size", "auto", "--lora-rank", "8",
     ]  # fmt: skip
-    code, stdout, err = _run(argv, capsys)
+    code, stdout, err = run_cli(argv, capsys)
     assert code == 0, err
     text = script.read_text()
     assert "#SBATCH --nodes=2" in text and "#SBATCH --gpus-per-node=4" in text
@@ -157,5 +149,5 @@ def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.Captu
     bash = shutil.which("bash")
     assert bash
     subprocess.run([bash, "-n", str(script)], check=True)
-    code, _, err = _run(["slurm", "data", "-o", str(script), "--out", "v"], capsys)
+    code, _, err = run_cli(["slurm", "data", "-o", str(script), "--out", "v"], capsys)
     assert code == 2 and "--pretrained-gpt" in err
