@@ -27,15 +27,8 @@ def _k_major(module: nn.Module) -> None:
     """
     assert isinstance(module, WNConv1d | WNConv2d)
     v = module.weight_v.detach()
-    taps_first = (
-        v.reshape(v.shape[0], v.shape[1], v.shape[2]).permute(2, 0, 1).contiguous()
-    )  # [5, C_out, C_in]
-    stored = (
-        taps_first.permute(1, 2, 0).reshape(v.shape)
-        if v.dim() == 3
-        else taps_first.permute(1, 2, 0)[..., None]
-    )
-    module.weight_v = nn.Parameter(stored)
+    stored = _taps_first(v).permute(1, 2, 0)  # a contiguous [5, C_out, C_in] seen as [C_out, C_in, 5]
+    module.weight_v = nn.Parameter(stored if v.dim() == 3 else stored.unsqueeze(-1))
     module.k_major = True  # type: ignore[assignment]
     module.winograd_constants = None  # type: ignore[assignment]
 

@@ -3,13 +3,15 @@
 On the CPU, PyTorch draws one Mersenne-Twister number per element for a dropout mask (~7.5 ns an element here): in
 the GPT training step that was ~18% of the time. This module draws 64 random bits per four elements instead (numpy's
 PCG64, seeded from torch's generator so that `torch.manual_seed`, checkpointed RNG state and resume keep working)
-and keeps an element when its 16-bit word is at or above `round(p * 65536)`, i.e. drops with probability
-`round(p * 65536) / 65536` (0.1000061 for p = 0.1). Kept elements are scaled by 1 / (1 - p) as `F.dropout` does.
-The mask is saved for backward as a float tensor of 0 and 1 / (1 - p) (one multiply each way). On other devices (CUDA) it is plain `F.dropout`.
+and drops an element when its 16-bit word falls in the lowest `round(p * 65536)` of the 65536 values, i.e. with
+probability `round(p * 65536) / 65536` (0.1000061 for p = 0.1). Kept elements are scaled by 1 / (1 - p) as
+`F.dropout` does. The multiplier (0 or 1 / (1 - p)) is saved for backward: one multiply each way. On other devices
+(CUDA) it is plain `F.dropout`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -21,16 +23,12 @@ _WORD = 1 << 16
 
 
 @torch.compiler.disable  # numpy views across dtypes are not traceable: run eagerly under torch.compile
-def _random_words(
-    shape: torch.Size | tuple[int, ...], generator: torch.Generator | None
-) -> tuple[Tensor, int]:
-    """int16 words uniform in [-32768, 32767], one per element of `shape` (flat), and the element count."""
-    n = 1
-    for s in shape:
-        n *= int(s)
+def _random_words(shape: torch.Size | tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+    """int16 words uniform in [-32768, 32767], one per element of `shape` (flat)."""
+    n = math.prod(shape)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
     words = np.random.Generator(np.random.PCG64(seed)).bit_generator.random_raw((n + 3) // 4)
-    return torch.from_numpy(words.view(np.uint16)[:n].view(np.int16)), n
+    return torch.from_numpy(words.view(np.uint16)[:n].view(np.int16))
 
 
 def _threshold(p: float) -> int:
@@ -41,7 +39,7 @@ def keep_mask(
     shape: torch.Size | tuple[int, ...], p: float, generator: torch.Generator | None = None
 ) -> Tensor:
     """A bool CPU tensor of `shape`, True with probability 1 - round(p * 65536) / 65536."""
-    bits, _ = _random_words(shape, generator)
+    bits = _random_words(shape, generator)
     return bits.ge(_threshold(p)).view(shape)
 
 
@@ -56,7 +54,7 @@ def keep_factor(
     Computed as clamp(word - threshold + 1, 0, 1) / (1 - p) in place on a float copy of the words: four vectorised
     passes, faster on the CPU than a bool mask converted to float.
     """
-    bits, _ = _random_words(shape, generator)
+    bits = _random_words(shape, generator)
     # float32 holds every int16 exactly (bf16 would not: words near the threshold would round across it)
     factor = bits.to(torch.float32).add_(1 - _threshold(p)).clamp_(0.0, 1.0).mul_(1.0 / (1.0 - p))
     return factor.view(shape).to(dtype)
