@@ -25,6 +25,7 @@ from timbre.train.bucketing import BucketBatchSampler, BucketConfig
 from timbre.train.checkpoints import CheckpointManager, rng_state, set_rng_state
 from timbre.train.distributed import DistEnv, distributed
 from timbre.train.oom import OomBackoff
+from timbre.train.host import keep_freed_memory
 from timbre.train.precision import AmpPolicy, enable_tf32
 
 
@@ -80,6 +81,8 @@ def training_session(run: RunConfig) -> Iterator[tuple[DistEnv, torch.device, Am
     env = DistEnv.from_environ()
     device = resolve_device(run, env)
     enable_tf32()
+    if device.type == "cpu":
+        keep_freed_memory()  # no page faults for the step's reallocated tensors
     torch.manual_seed(run.seed + env.rank)
     with distributed(env, device):
         yield env, device, AmpPolicy.create(run.precision, device)
