@@ -34,7 +34,9 @@ def test_derived_tensors() -> None:
     for key, g in arrays.items():
         if key.endswith("weight_g"):
             v = arrays[key[: -len("weight_g")] + "weight_v"].astype(np.float64)
-            np.testing.assert_allclose(g.reshape(-1), np.sqrt((v.reshape(v.shape[0], -1) ** 2).sum(1)), rtol=1e-6)
+            np.testing.assert_allclose(
+                g.reshape(-1), np.sqrt((v.reshape(v.shape[0], -1) ** 2).sum(1)), rtol=1e-6
+            )
     embed = "quantizer.vq.layers.0._codebook.embed"
     np.testing.assert_array_equal(arrays[embed], arrays[embed + "_avg"])
     assert all(a.dtype == np.float32 for a in arrays.values())

@@ -20,7 +20,9 @@ def test_speaker_model_embeds_32k_audio(tmp_path: Path) -> None:
     torch.save(ERes2NetV2().state_dict(), path)
     embed = load_speaker_model(path)
     t = np.arange(32_000 * 2) / 32_000
-    wav = torch.from_numpy((0.3 * np.sin(2 * np.pi * 140 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32))
+    wav = torch.from_numpy(
+        (0.3 * np.sin(2 * np.pi * 140 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    )
     emb = embed(wav[None])
     assert emb.shape == (1, 20480) and torch.isfinite(emb).all()
     torch.testing.assert_close(embed(wav[None]), emb)

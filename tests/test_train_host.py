@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ print(json.dumps({"applied": applied, "faults": faults() - before}))
 """
 
 
-def _probe(keep: str) -> dict[str, object]:
+def _probe(keep: str) -> dict[str, Any]:
     env = {**os.environ, "TIMBRE_KEEP_FREED_MEMORY": keep}
     done = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True)  # noqa: S603
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

@@ -161,7 +161,9 @@ def test_adamw_is_fused_on_cpu_and_takes_the_same_steps_as_the_loop() -> None:
     a = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(3))]
     b = [torch.nn.Parameter(p.detach().clone()) for p in a]
     fused = adamw([{"params": a[:1]}, {"params": a[1:], "lr": 5e-4}], 1e-3, betas=(0.8, 0.99), eps=1e-9)
-    loop = torch.optim.AdamW([{"params": b[:1]}, {"params": b[1:], "lr": 5e-4}], 1e-3, betas=(0.8, 0.99), eps=1e-9)
+    loop = torch.optim.AdamW(
+        [{"params": b[:1]}, {"params": b[1:], "lr": 5e-4}], 1e-3, betas=(0.8, 0.99), eps=1e-9
+    )
     assert fused.defaults["fused"] is True and not loop.defaults.get("fused")
     for _ in range(5):
         for params, opt in ((a, fused), (b, loop)):
@@ -177,7 +179,9 @@ def test_fused_adamw_is_safe_for_parameters_stored_with_other_strides() -> None:
 
     base = torch.randn(5, 16, 8, generator=torch.Generator().manual_seed(0))
 
-    def k_major() -> torch.nn.Parameter:  # the discriminator's wide kernels: [16, 8, 5, 1] with the taps outermost
+    def k_major() -> (
+        torch.nn.Parameter
+    ):  # the discriminator's wide kernels: [16, 8, 5, 1] with the taps outermost
         return torch.nn.Parameter(base.clone().permute(1, 2, 0).unsqueeze(-1))
 
     fused_p, loop_p = k_major(), k_major()

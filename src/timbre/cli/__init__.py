@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' save/load bars would interleave with ours
+os.environ.setdefault(
+    "HF_HUB_DISABLE_PROGRESS_BARS", "1"
+)  # transformers' save/load bars would interleave with ours
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from local folders only
 

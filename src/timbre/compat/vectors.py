@@ -30,7 +30,9 @@ class VectorSet:
     manifests_dir: Path | None = None
 
     @classmethod
-    def load(cls, npz_path: Path, params: dict[str, Any] | None = None, manifests_dir: Path | None = None) -> VectorSet:
+    def load(
+        cls, npz_path: Path, params: dict[str, Any] | None = None, manifests_dir: Path | None = None
+    ) -> VectorSet:
         sidecar_path = npz_path.with_suffix(".json")
         sidecar = json.loads(sidecar_path.read_text("utf-8")) if sidecar_path.exists() else {}
         with np.load(npz_path, allow_pickle=False) as data:
@@ -60,8 +62,12 @@ def compare(name: str, got: Any, want: np.ndarray, atol: float = ATOL, rtol: flo
         got_np = got_np.reshape(want.shape)
     if np.issubdtype(want.dtype, np.integer):
         diff = int(np.abs(got_np.astype(np.int64) - want.astype(np.int64)).max(initial=0))
-        return ArrayCheck(name, diff == 0, float(diff), "" if diff == 0 else f"{int((got_np != want).sum())} differ")
+        return ArrayCheck(
+            name, diff == 0, float(diff), "" if diff == 0 else f"{int((got_np != want).sum())} differ"
+        )
     err = np.abs(got_np.astype(np.float64) - want.astype(np.float64))
     bound = atol + rtol * np.abs(want.astype(np.float64))
     ok = bool(np.all(np.isfinite(got_np)) and np.all(err <= bound))
-    return ArrayCheck(name, ok, float(err.max(initial=0.0)), "" if ok else f"{int((err > bound).sum())} over tolerance")
+    return ArrayCheck(
+        name, ok, float(err.max(initial=0.0)), "" if ok else f"{int((err > bound).sum())} over tolerance"
+    )

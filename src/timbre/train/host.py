@@ -44,6 +44,10 @@ def keep_freed_memory() -> bool:
     if name is None:
         return False
     libc = ctypes.CDLL(name)
-    settings = ((_M_MMAP_THRESHOLD, MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, TRIM_THRESHOLD), (_M_TOP_PAD, TOP_PAD))
+    settings = (
+        (_M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+        (_M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+        (_M_TOP_PAD, TOP_PAD),
+    )
     _applied = all(libc.mallopt(param, value) == 1 for param, value in settings)
     return _applied

@@ -24,8 +24,8 @@ from torch.utils.data import DataLoader, Dataset
 from timbre.train.bucketing import BucketBatchSampler, BucketConfig
 from timbre.train.checkpoints import CheckpointManager, rng_state, set_rng_state
 from timbre.train.distributed import DistEnv, distributed
-from timbre.train.oom import OomBackoff
 from timbre.train.host import keep_freed_memory
+from timbre.train.oom import OomBackoff
 from timbre.train.precision import AmpPolicy, enable_tf32
 
 

@@ -73,7 +73,9 @@ class MetricsLogger:
             pts = [(r["step"], r[key]) for r in self._rows if key in r]
             ys = [p[1] for p in pts]
             ax.plot([p[0] for p in pts], ys, lw=1.2)
-            if ys and min(ys) > 0 and max(ys) / min(ys) > 1e3:  # e.g. a first-step KL spike: keep the rest visible
+            if (
+                ys and min(ys) > 0 and max(ys) / min(ys) > 1e3
+            ):  # e.g. a first-step KL spike: keep the rest visible
                 ax.set_yscale("log")
             ax.set_title(key, fontsize=9)
             ax.set_xlabel("step", fontsize=8)

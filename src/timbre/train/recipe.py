@@ -228,7 +228,9 @@ def extract(opts: TrainOptions, models: Models, device: torch.device) -> tuple[E
         extract_latent=models.sovits.extract_latent,
         sovits_identity=models.identity,
         allow_zero_bert=opts.config == "tiny",
-        speaker=load_speaker_model(opts.sv) if opts.sv is not None and models.version in PRO_VERSIONS else None,
+        speaker=load_speaker_model(opts.sv)
+        if opts.sv is not None and models.version in PRO_VERSIONS
+        else None,
         speaker_identity=f"sv:{file_head_hash(opts.sv)}" if opts.sv is not None else "sv",
     )
     with stage_progress(opts.progress) as progress:
