@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from timbre.errors import TimbreError
+from timbre.models.polyphase import polyphase_conv1d
 from timbre.models.sovits.layers import LRELU_SLOPE, WNConv1d, WNConv2d
 from timbre.models.winograd import R_TAPS, conv_k5, weight_normed_kernel
 
@@ -63,6 +64,21 @@ def _winograd_applies(conv: WNConv1d | WNConv2d, x: Tensor) -> bool:
 def _winograd_kernel(conv: WNConv1d | WNConv2d) -> tuple[Tensor, Tensor]:
     """(transformed kernel [8, C_out, C_in], weight-norm gain g / ||v|| [C_out])."""
     return weight_normed_kernel(_taps_first(conv.weight_v), conv.weight_g.reshape(-1))
+
+
+def _strided_conv(conv: nn.Module, x: Tensor) -> Tensor:
+    """The scale discriminator's grouped stride-4 layers: over the input's polyphase components when training on the
+    CPU (stride 1, about a quarter of the taps; 2-3.5x faster forward + backward, see `polyphase_conv1d`), else the
+    conv itself (eval mode keeps the original's summation order)."""
+    assert isinstance(conv, WNConv1d)
+    if not (conv.training and x.device.type == "cpu"):
+        return conv(x)
+    stride, padding = conv.stride[0], conv.padding[0]
+    assert isinstance(padding, int) and conv.dilation[0] == 1
+    weight, bias = conv.effective_weight(), conv.bias
+    if bias is not None and bias.dtype != weight.dtype:
+        bias = bias.to(weight.dtype)
+    return polyphase_conv1d(x, weight, bias, stride, padding, conv.groups)
 
 
 @contextmanager
@@ -146,10 +162,17 @@ class DiscriminatorS(nn.Module):
         self.conv_post = WNConv1d(1024, 1, 3, 1, padding=1)
         _k_major(self.convs[5])
 
+    def _conv(self, i: int, x: Tensor) -> Tensor:
+        if i == 5:
+            return _wide_conv(self.convs[i], x)
+        if i in (1, 2, 3):  # the last grouped layer (1024 channels, 320 samples) is faster direct
+            return _strided_conv(self.convs[i], x)
+        return self.convs[i](x)  # type: ignore[no-any-return]
+
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         fmap = []
-        for i, conv in enumerate(self.convs):
-            x = F.leaky_relu(_wide_conv(conv, x) if i == 5 else conv(x), LRELU_SLOPE)
+        for i in range(len(self.convs)):
+            x = F.leaky_relu(self._conv(i, x), LRELU_SLOPE)
             fmap.append(x)
         x = self.conv_post(x)
         fmap.append(x)

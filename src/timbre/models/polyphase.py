@@ -1,0 +1,39 @@
+"""Strided 1-D convolution as a stride-1 convolution over the input's polyphase components.
+
+With stride S, output t reads x[S t + k - P] for taps k. Writing k - P = S q + r (0 <= r < S) splits the input into its
+S phases x_r[u] = x[S u + r], stacked as channels, and the kernel into ntap = ceil(K / S) (+1) taps per phase:
+
+    y[t] = sum_{q, r} w[S q + r + P] x_r[t + q]
+
+which is a stride-1 convolution with S times the input channels and about K / S taps (the same products; only the
+summation order differs). oneDNN runs the scale discriminator's grouped layers (kernel 41, stride 4, 4 input
+channels per group) 3-4x faster this way in training (forward + backward), where its direct strided kernels are slow.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def polyphase_conv1d(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, padding: int = 0, groups: int = 1
+) -> Tensor:
+    """Equals `F.conv1d(x, weight, bias, stride, padding, groups=groups)` (dilation 1, zero padding)."""
+    b, c_in, t = x.shape
+    c_out, c_in_g, k = weight.shape
+    s, p = stride, padding
+    t_out = (t + 2 * p - k) // s + 1
+    if t_out < 1:
+        raise ValueError(
+            f"polyphase_conv1d: input of length {t} is shorter than the kernel ({k}, padding {p})"
+        )
+    q_min, q_max = (-p) // s, (k - 1 - p) // s
+    taps = q_max - q_min + 1
+    left = -(s * q_min + p)  # zero taps before tap 0 so that the kernel starts at q_min, r = 0
+    w = F.pad(weight, (left, taps * s - left - k))  # [C_out, C_in/g, taps * S]
+    w = w.view(c_out, c_in_g, taps, s).transpose(2, 3).reshape(c_out, c_in_g * s, taps)  # channel c * S + r
+    phases = -(-t // s)
+    xp = F.pad(x, (0, phases * s - t)).view(b, c_in, phases, s).transpose(2, 3).reshape(b, c_in * s, phases)
+    xp = F.pad(xp, (-q_min, max(0, t_out + q_max - phases)))  # x_r[u] for u in [q_min, t_out - 1 + q_max]
+    return F.conv1d(xp, w, bias, 1, 0, 1, groups)[..., :t_out]
