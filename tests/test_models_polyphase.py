@@ -13,9 +13,7 @@ from timbre.models.polyphase import polyphase_conv1d
 
 CASES = [
     (s, k, p, g, t)
-    for s, k, p, g, t in itertools.product(
-        (1, 2, 3, 4), (1, 2, 5, 15, 41), (0, 2, 7, 20), (1, 2), (7, 41, 97)
-    )
+    for s, k, p, g, t in itertools.product((1, 3, 4), (1, 2, 5, 41), (0, 2, 20), (1, 2), (7, 97))
     if t + 2 * p >= k
 ]
 
