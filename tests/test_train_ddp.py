@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-WORKER = """
+# A rank that hangs prints every thread's stack after a minute (a normal run takes under 10 s).
+HANG_DUMP = "import faulthandler; faulthandler.dump_traceback_later(60)\n"
+
+WORKER = (
+    HANG_DUMP
+    + """
 import sys
 from pathlib import Path
 
@@ -35,30 +42,48 @@ model = train_gpt(tiny_gpt(0), items, run, GPTTrainConfig(lr=1e-3))
 env = DistEnv.from_environ()
 torch.save({"world_size": env.world_size, "state": model.state_dict()}, out / f"rank{env.rank}.pt")
 """
+)
+
+
+def torchrun(script: Path, *args: str, timeout: float = 150) -> None:
+    """`torchrun --standalone --nproc-per-node 2 script args` in its own process group, asserting success.
+
+    On a timeout the whole group is killed (workers included, not only the launcher) and the run is tried once more:
+    on this shared 2-core machine a gloo run has once hung at random (1 of about 10 full-suite runs; both ranks'
+    stacks are dumped to stderr after a minute, and the output of a hung attempt is kept in the warning)."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(script),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for attempt in (1, 2):
+        proc = subprocess.Popen(  # noqa: S603  (this interpreter, a fixed module, test-owned paths)
+            [*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, err = proc.communicate()
+            if attempt == 2:
+                pytest.fail(f"torchrun hung twice; last stderr:\n{err[-6000:]}")
+            warnings.warn(f"torchrun hung and was retried; its stderr:\n{err[-6000:]}", stacklevel=2)
+            continue
+        assert proc.returncode == 0, err[-3000:]
+        return
 
 
 @pytest.mark.slow
 def test_two_gloo_ranks_end_with_identical_weights(tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc-per-node",
-            "2",
-            str(script),
-            str(tmp_path),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    torchrun(script, str(tmp_path))
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
     a, b = ranks[0]["state"], ranks[1]["state"]
@@ -71,7 +96,9 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path: Path) -> None:
     assert (tmp_path / "gpt.csv").is_file() and list((tmp_path / "checkpoints" / "gpt").glob("*.pt"))
 
 
-FIRST_WORKER = """
+FIRST_WORKER = (
+    HANG_DUMP
+    + """
 import sys, time
 from pathlib import Path
 
@@ -102,21 +129,14 @@ with distributed(env, device), distributed(env, device):  # re-entrant: the inne
         result = f"{type(exc).__name__}: {exc}"
 (out / f"rank{env.rank}.txt").write_text(result)
 """
+)
 
 
 @pytest.mark.parametrize("mode", ["ok", "fail"])
 def test_rank_zero_prepares_first_and_its_failure_reaches_every_rank(tmp_path: Path, mode: str) -> None:
     script = tmp_path / "first.py"
     script.write_text(FIRST_WORKER)
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script),
-         str(tmp_path), mode],
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    torchrun(script, str(tmp_path), mode)
     got = [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)]
     if mode == "ok":
         assert got == ["computed", "read written by rank 0"]
