@@ -124,6 +124,10 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixtu
         ["train", str(dataset), "--out", str(tmp_path / "v"), "--batch-size", "lots"], capsys
     )
     assert code == 2 and "--batch-size" in err
+    code, _, err = run_cli(
+        ["train", str(dataset), "--config", "tiny", "--out", str(tmp_path / "v"), "--grad-clip", "-1"], capsys
+    )
+    assert code == 2 and "--grad-clip" in err
 
 
 def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,7 +136,7 @@ def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.Captu
         "slurm", str(tmp_path / "my data"), "-o", str(script), "--nodes", "2", "--gpus-per-node", "4",
         "--partition", "gpu", "--time", "12:00:00", "--out", str(tmp_path / "voice"),
         "--pretrained-gpt", "s1.ckpt", "--pretrained-sovits", "s2G2333k.pth", "--hubert", "hubert",
-        "--batch-size", "auto", "--lora-rank", "8",
+        "--batch-size", "auto", "--lora-rank", "8", "--grad-clip", "0",
     ]  # fmt: skip
     code, stdout, err = run_cli(argv, capsys)
     assert code == 0, err
@@ -146,6 +150,7 @@ def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.Captu
     assert f"-m timbre train '{(tmp_path / 'my data').resolve()}' --quiet" in text
     assert f"--pretrained-sovits {Path('s2G2333k.pth').resolve()}" in text  # absolute: the job runs elsewhere
     assert "--batch-size auto" in text and "--lora-rank 8" in text and "--precision bf16" in text
+    assert "--grad-clip 0.0" in text
     bash = shutil.which("bash")
     assert bash
     subprocess.run([bash, "-n", str(script)], check=True)

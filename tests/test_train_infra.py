@@ -199,3 +199,31 @@ def test_fused_adamw_is_safe_for_parameters_stored_with_other_strides() -> None:
             fused.load_state_dict(state)
     assert fused.defaults["fused"] is True and fused_p.stride() == loop_p.stride()
     torch.testing.assert_close(fused_p, loop_p, atol=1e-6, rtol=1e-6)
+
+
+def test_clip_gradients_measures_without_touching_or_clips_to_the_norm() -> None:
+    from timbre.train.loop import clip_gradients
+
+    params = [
+        torch.nn.Parameter(torch.zeros(3)),
+        torch.nn.Parameter(torch.zeros(2, 2)),
+        torch.nn.Parameter(torch.zeros(1)),
+    ]
+    params[0].grad = torch.tensor([3.0, 0.0, 0.0])
+    params[1].grad = torch.tensor([[0.0, 4.0], [0.0, 0.0]])  # the third has no gradient
+    before = [p.grad.clone() for p in params[:2]]
+    assert clip_gradients(params, None) == pytest.approx(5.0)  # the original SoVITS trainer: measure only
+    assert all(torch.equal(p.grad, b) for p, b in zip(params, before, strict=False))
+    assert clip_gradients(params, 1.0) == pytest.approx(5.0)  # the norm before clipping is what gets logged
+    total = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in params[:2]]))
+    assert total.item() == pytest.approx(1.0, rel=1e-5)
+    assert clip_gradients([torch.nn.Parameter(torch.zeros(1))], None) == 0.0
+
+
+def test_trainers_clip_as_the_original_by_default() -> None:
+    from timbre.train.gpt_trainer import GPTTrainConfig
+    from timbre.train.sovits_trainer import SoVITSTrainConfig
+
+    # s2_train.py: clip_grad_value_(params, None) only measures the norm
+    assert SoVITSTrainConfig().grad_clip is None
+    assert GPTTrainConfig().grad_clip == 1.0

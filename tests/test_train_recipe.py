@@ -161,9 +161,22 @@ def test_bad_options() -> None:
         ({"config": "huge"}, "--config"),
         ({"batch_size": "big"}, "--batch-size"),
         ({"batch_size": 0}, "--batch-size"),
+        ({"grad_clip": -1.0}, "--grad-clip"),
+        ({"grad_clip": float("nan")}, "--grad-clip"),
     ):
         with pytest.raises(ValueError, match=message):
             TrainOptions(Path("d"), Path("o"), **({"config": "tiny"} | changes))
+
+
+def test_grad_clip_defaults_to_the_original_and_overrides_both_stages() -> None:
+    from timbre.train.recipe import gpt_config, sovits_config
+
+    opts = TrainOptions(Path("d"), Path("o"), config="tiny")
+    assert (sovits_config(opts).grad_clip, gpt_config(opts).grad_clip) == (None, 1.0)
+    opts = TrainOptions(Path("d"), Path("o"), config="tiny", grad_clip=5.0)
+    assert (sovits_config(opts).grad_clip, gpt_config(opts).grad_clip) == (5.0, 5.0)
+    opts = TrainOptions(Path("d"), Path("o"), config="tiny", grad_clip=0.0)  # off: the norm is only measured
+    assert (sovits_config(opts).grad_clip, gpt_config(opts).grad_clip) == (None, None)
 
 
 def test_batch_plan_is_sized_to_the_data() -> None:

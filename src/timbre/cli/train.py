@@ -46,6 +46,12 @@ BatchOpt = Annotated[
     typer.Option(help="Batch size, or 'auto' (largest that fits on the GPU); default: sized to the data."),
 ]
 AccumOpt = Annotated[int, typer.Option(help="Gradient accumulation (batches per optimizer step).")]
+GradClipOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Clip the gradient norm of both stages (0: off; default: as the original, SoVITS off, GPT 1.0)."
+    ),
+]
 PrecisionOpt = Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast; fp16 with a grad scaler).")]
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoints.")
@@ -80,6 +86,7 @@ def train(
     epochs_gpt: EpochsGptOpt = None,
     batch_size: BatchOpt = None,
     accum: AccumOpt = 1,
+    grad_clip: GradClipOpt = None,
     precision: PrecisionOpt = "fp32",
     resume: ResumeOpt = False,
     lora_rank: LoraOpt = 0,
@@ -118,6 +125,7 @@ def train(
         epochs_gpt=epochs_gpt,
         batch_size=_batch(batch_size),
         accum=accum,
+        grad_clip=grad_clip,
         precision=precision,
         resume=resume,
         lora_rank=lora_rank,
@@ -175,6 +183,7 @@ def slurm(
     epochs_gpt: EpochsGptOpt = None,
     batch_size: BatchOpt = None,
     accum: AccumOpt = 1,
+    grad_clip: GradClipOpt = None,
     precision: PrecisionOpt = "bf16",
     resume: ResumeOpt = False,
     lora_rank: LoraOpt = 0,
@@ -188,7 +197,7 @@ def slurm(
     TrainOptions(  # the same checks as `timbre train` (missing pretrained files, bad stage …) before writing
         dataset_dir=dataset, out_dir=out, config=config, pretrained_gpt=pretrained_gpt,
         pretrained_sovits=pretrained_sovits, hubert=hubert, stage=stage, batch_size=_batch(batch_size),
-        accum=accum, lora_rank=lora_rank,
+        accum=accum, grad_clip=grad_clip, lora_rank=lora_rank,
     )  # fmt: skip
     cfg = SlurmConfig(
         nodes=nodes,
@@ -215,6 +224,7 @@ def slurm(
         ("--epochs-gpt", epochs_gpt),
         ("--batch-size", batch_size),
         ("--accum", accum),
+        ("--grad-clip", grad_clip),
         ("--precision", precision),
         ("--resume", resume),
         ("--lora-rank", lora_rank or None),

@@ -23,6 +23,7 @@ from timbre.train.loop import (
     Position,
     RunConfig,
     adamw,
+    clip_gradients,
     make_loader,
     maybe_compile,
     progress_bar,
@@ -44,6 +45,7 @@ class GPTTrainConfig:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float | None = 1.0  # total-norm clipping, as the original's GPT stage; None: measure only
     lora: LoRAConfig | None = None
 
 
@@ -121,7 +123,7 @@ def train_gpt(
                         continue
                     pending = 0
                     scaler.unscale_(optimizer)
-                    grad_norm = torch.nn.utils.clip_grad_norm_(params, run.grad_clip or float("inf"))
+                    grad_norm = clip_gradients(params, cfg.grad_clip)
                     scaler.step(optimizer)
                     scaler.update()
                     optimizer.zero_grad(set_to_none=True)

@@ -39,7 +39,6 @@ class RunConfig:
     max_batch: int = 8
     accum: int = 1  # gradient accumulation (batches per optimizer step)
     precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16 falls back to bf16 on CPU)
-    grad_clip: float | None = 1.0
     save_every: int = 0  # optimizer steps between checkpoints (0: at epoch ends only)
     keep_last: int = 3
     seed: int = 1234
@@ -65,6 +64,16 @@ class Position:
     epoch: int = 0
     batch_in_epoch: int = 0
     step: int = 0
+
+
+def clip_gradients(params: Sequence[torch.Tensor], max_norm: float | None) -> float:
+    """The total L2 norm of the parameters' gradients (before clipping), for logging; with `max_norm` the gradients
+    are also scaled down to that norm (`clip_grad_norm_`). `None` only measures, as the original SoVITS trainer does
+    (`clip_grad_value_(params, None)`), and leaves the gradients untouched."""
+    if max_norm is not None:
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+    grads = [p.grad for p in params if p.grad is not None]
+    return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
 
 
 def resolve_device(run: RunConfig, env: DistEnv) -> torch.device:

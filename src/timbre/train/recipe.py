@@ -90,6 +90,8 @@ class TrainOptions:
     epochs_gpt: int | None = None
     batch_size: int | str | None = None  # None: sized to the data; "auto": largest that fits (CUDA)
     accum: int = 1
+    # gradient-norm clipping; None: the original's (SoVITS unclipped, GPT 1.0); 0: off; > 0: both stages
+    grad_clip: float | None = None
     precision: str = "fp32"
     resume: bool = False
     lora_rank: int = 0  # 0: full fine-tuning
@@ -117,6 +119,8 @@ class TrainOptions:
             raise TimbreError("--batch-size must be at least 1")
         if self.lora_rank < 0 or self.accum < 1:
             raise TimbreError("--lora-rank must be >= 0 and --accum >= 1")
+        if self.grad_clip is not None and not self.grad_clip >= 0:
+            raise TimbreError(f"--grad-clip must be 0 (off) or a positive norm, got {self.grad_clip}")
         if self.config == "default":
             needed = {"--pretrained-gpt": self.pretrained_gpt, "--pretrained-sovits": self.pretrained_sovits}
             needed["--hubert"] = self.hubert
@@ -282,6 +286,16 @@ def lora(opts: TrainOptions, targets: tuple[str, ...] | None) -> LoRAConfig | No
     return replace(base, targets=targets) if targets else base
 
 
+def sovits_config(opts: TrainOptions) -> SoVITSTrainConfig:
+    cfg = SoVITSTrainConfig(lr=opts.defaults.lr_sovits, lora=lora(opts, SOVITS_LORA_TARGETS))
+    return cfg if opts.grad_clip is None else replace(cfg, grad_clip=opts.grad_clip or None)
+
+
+def gpt_config(opts: TrainOptions) -> GPTTrainConfig:
+    cfg = GPTTrainConfig(lr=opts.defaults.lr_gpt, lora=lora(opts, None))
+    return cfg if opts.grad_clip is None else replace(cfg, grad_clip=opts.grad_clip or None)
+
+
 def train_voice(opts: TrainOptions) -> TrainResult:
     """Run the whole recipe; returns what was done and the files written."""
     summary: DatasetSummary = check_dataset(opts.dataset_dir)
@@ -322,7 +336,7 @@ def _train_stages(
             batch_plan(opts, lengths, d.max_batch, probe, device),
             opts.resume,
         )
-        cfg = SoVITSTrainConfig(lr=d.lr_sovits, lora=lora(opts, SOVITS_LORA_TARGETS))
+        cfg = sovits_config(opts)
         models.sovits = train_sovits(models.sovits, models.discriminator, sovits_items, run, cfg)  # type: ignore[arg-type]
         result.trained.append("sovits")
     elif export.has_trained(opts.out_dir, "sovits"):
@@ -339,7 +353,7 @@ def _train_stages(
             batch_plan(opts, lengths, 2 * d.max_batch, probe, device),
             opts.resume,
         )
-        models.gpt = train_gpt(models.gpt, gpt_items, run, GPTTrainConfig(lr=d.lr_gpt, lora=lora(opts, None)))
+        models.gpt = train_gpt(models.gpt, gpt_items, run, gpt_config(opts))
         result.trained.append("gpt")
     elif export.has_trained(opts.out_dir, "gpt"):
         models.gpt = export.load_trained_gpt(opts.out_dir)

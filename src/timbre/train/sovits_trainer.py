@@ -3,7 +3,8 @@
 Losses as the original: generator = LSGAN adversarial + feature matching ×2 + mel L1 × c_mel (45) + KL × c_kl +
 quantizer commitment; discriminator = LSGAN. AdamW (lr 1e-4, betas 0.8/0.99, eps 1e-9) for both nets, the text branch
 (`enc_p.text_embedding`, `enc_p.encoder_text`, `enc_p.mrte`) at `text_low_lr_rate` × lr, learning rates decayed by
-`lr_decay` every epoch.
+`lr_decay` every epoch. Gradients are not clipped by default (the original logs their norm only); `grad_clip` clips
+the total norm.
 
 A step sees a group of micro-batches (the batches of one accumulation window, each possibly split after an
 out-of-memory error). Pass 1 runs the generator on each and accumulates the discriminator's gradients; the
@@ -33,6 +34,7 @@ from timbre.train.loop import (
     Position,
     RunConfig,
     adamw,
+    clip_gradients,
     make_loader,
     maybe_compile,
     progress_bar,
@@ -58,6 +60,7 @@ class SoVITSTrainConfig:
     text_low_lr_rate: float = 0.4
     c_mel: float = 45.0
     c_kl: float = 1.0
+    grad_clip: float | None = None  # the original only measures the norm (clip_grad_value_(params, None))
     lora: LoRAConfig | None = None  # e.g. targets ("enc_p.*.weight", "flow.*.weight")
 
 
@@ -152,9 +155,7 @@ def train_sovits(
                 logs["loss_d"] += loss_d.item() * w
                 kept.append((out, y, y_mel) if len(parts) == 1 else None)
             scaler.unscale_(optim_d)
-            logs["grad_norm_d"] = float(
-                torch.nn.utils.clip_grad_norm_(d_params, run.grad_clip or float("inf"))
-            )
+            logs["grad_norm_d"] = clip_gradients(d_params, cfg.grad_clip)
             scaler.step(optim_d)
             after_pass1 = torch.get_rng_state()
             frames = sum(float(b.spec_lengths.sum()) for b, _ in parts)  # KL is a mean over all valid frames
@@ -184,9 +185,7 @@ def train_sovits(
                 logs["loss_g"] = logs.get("loss_g", 0.0) + total.detach().item()
             torch.set_rng_state(after_pass1)
             scaler.unscale_(optim_g)
-            logs["grad_norm_g"] = float(
-                torch.nn.utils.clip_grad_norm_(g_params, run.grad_clip or float("inf"))
-            )
+            logs["grad_norm_g"] = clip_gradients(g_params, cfg.grad_clip)
             scaler.step(optim_g)
             scaler.update()
             return logs
