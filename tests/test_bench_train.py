@@ -49,6 +49,27 @@ def test_bench_train_gpt_quick_with_calibration(
     assert figures["original"] == 194.0 and figures["target"] == 129.0
 
 
+def test_repeat_alternates_steps_and_calibration_and_reports_the_median(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], one_thread: None
+) -> None:
+    script = tmp_path / "calib.py"
+    script.write_text(FAKE_CALIB, encoding="utf-8")
+    figures = _bench_json(["train-gpt", "--threads", "1", "--calib", str(script), "--repeat", "3"], capsys)
+    runs = figures["runs"]
+    assert len(runs) == 3 and all(r["calib"] == {"gpt_tok_s": 50.0, "hifigan_s": 0.5} for r in runs)
+    assert all(r["ratio"] == pytest.approx(r["step_s"] * 50.0) for r in runs)
+    assert figures["ratio"] == sorted(r["ratio"] for r in runs)[1]
+    assert figures["step_s"] == sorted(r["step_s"] for r in runs)[1]
+    assert figures["speedup_vs_original"] == pytest.approx(194.0 / figures["ratio"])
+    assert "calib" not in figures and figures["target"] == 129.0
+
+
+def test_repeat_needs_the_calibration(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        run_app(["bench", "train-gpt", "--quick", "--repeat", "2"])
+    assert done.value.code == 2 and "--calib" in capsys.readouterr().err
+
+
 def test_steps_are_timed_inside_the_trainer(one_thread: None) -> None:
     timing = bench_gpt_step(StepBench(size="tiny", warmup=2, steps=3, batch=2))
     assert len(timing.times) == 3 and timing.batch == 2

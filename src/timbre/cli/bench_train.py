@@ -2,6 +2,8 @@
 
 With `--calib ../shared/bench/calib.py` the calibration runs right after the benchmark, in a child process with the
 same thread count, and the step time is also given in its units beside the original's figure and timbre's target.
+On a shared machine both figures drift from minute to minute, and not together: `--repeat N` alternates the two N times
+(a fresh trainer each time) and reports every pair's ratio and their median.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ CpuTime = Annotated[
 ]
 Calib = Annotated[Path | None, typer.Option(help="path to calib.py: run it after the step and report ratios")]
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+Repeat = Annotated[
+    int, typer.Option(help="alternate the timed steps and the calibration N times; report the median ratio")
+]
 
 
 def _run(
@@ -42,7 +47,10 @@ def _run(
     cpu_time: bool,
     calib: Path | None,
     as_json: bool,
+    repeat: int = 1,
 ) -> None:
+    import statistics
+
     import torch
 
     from timbre.eval.train_bench import (
@@ -55,6 +63,10 @@ def _run(
 
     if threads < 1:
         raise ValueError("--threads must be at least 1")
+    if repeat < 1:
+        raise ValueError("--repeat must be at least 1")
+    if repeat > 1 and calib is None:
+        raise ValueError("--repeat alternates the steps with the calibration: give --calib too")
     torch.set_num_threads(threads)
     bench = StepBench(
         size="tiny" if quick else "full",
@@ -65,32 +77,52 @@ def _run(
         device=device,
         cpu_time=cpu_time,
     )
-    timing = (bench_sovits_step if kind == "sovits" else bench_gpt_step)(bench)
+    runs: list[dict[str, Any]] = []
+    for _ in range(repeat):
+        timing = (bench_sovits_step if kind == "sovits" else bench_gpt_step)(bench)
+        run: dict[str, Any] = timing.as_dict()
+        if calib is not None:
+            run["calib"] = run_calibration(calib, threads, cpu_time=cpu_time)
+            run.update(normalized(kind, timing.step_s, run["calib"]))
+        runs.append(run)
     figures: dict[str, Any] = {
-        **timing.as_dict(),
+        **runs[0],
         "size": bench.size,
         "precision": precision,
         "device": device,
         "threads": threads,
         "clock": "cpu" if cpu_time else "wall",
     }
-    if calib is not None:
-        figures["calib"] = run_calibration(calib, threads, cpu_time=cpu_time)
-        figures.update(normalized(kind, timing.step_s, figures["calib"]))
+    if repeat > 1:  # the medians over the runs; each run's own figures stay under "runs"
+        ratio = statistics.median(r["ratio"] for r in runs)
+        for key in ("calib", "times", "min_s", "items_per_s"):
+            del figures[key]
+        figures.update(
+            runs=runs,
+            step_s=statistics.median(r["step_s"] for r in runs),
+            ratio=ratio,
+            speedup_vs_original=figures["original"] / ratio,
+            meets_target=ratio <= figures["target"],
+        )
     if as_json:
         print(json.dumps(figures))
         return
     shape = "2 × 4 s, 20480-sample slices, G + D" if kind == "sovits" else "4 × (60 phones + 200 codes)"
-    console.print(
-        f"{'SoVITS' if kind == 'sovits' else 'GPT'} training step ({bench.size}, {shape}, {precision}, "
-        f"{threads} threads): {timing.step_s:.3f} s median of {len(timing.times)} "
-        f"({', '.join(f'{t:.3f}' for t in timing.times)})"
-    )
+    for i, run in enumerate(runs, 1):
+        console.print(
+            f"{f'[{i}/{repeat}] ' if repeat > 1 else ''}"
+            f"{'SoVITS' if kind == 'sovits' else 'GPT'} training step ({bench.size}, {shape}, {precision}, "
+            f"{threads} threads): {run['step_s']:.3f} s median of {len(run['times'])} "
+            f"({', '.join(f'{t:.3f}' for t in run['times'])})"
+        )
+        if calib is not None:
+            console.print(f"calibration {run['calib']}: {run['ratio']:.2f} {run['unit']}")
     if calib is not None:
         console.print(
-            f"calibration {figures['calib']}: {figures['ratio']:.1f} {figures['unit']} "
+            f"{'median ' if repeat > 1 else ''}{figures['ratio']:.2f} {figures['unit']} "
             f"(original {figures['original']:g}, target {figures['target']:g}; "
-            f"{figures['speedup_vs_original']:.2f}× the original)"
+            f"{figures['speedup_vs_original']:.2f}× the original; "
+            f"{'meets' if figures['meets_target'] else 'misses'} the target)"
         )
 
 
@@ -106,9 +138,10 @@ def bench_train_sovits(
     cpu_time: CpuTime = False,
     calib: Calib = None,
     as_json: AsJson = False,
+    repeat: Repeat = 1,
 ) -> None:
     """One SoVITS v2 training step (generator + discriminator), batch 2 × 4 s, deterministic weights."""
-    _run("sovits", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json)
+    _run("sovits", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json, repeat)
 
 
 @bench_app.command("train-gpt")
@@ -123,6 +156,7 @@ def bench_train_gpt(
     cpu_time: CpuTime = False,
     calib: Calib = None,
     as_json: AsJson = False,
+    repeat: Repeat = 1,
 ) -> None:
     """One GPT v2 training step, batch 4 padded to 60 phones + 200 semantic codes, deterministic weights."""
-    _run("gpt", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json)
+    _run("gpt", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json, repeat)
