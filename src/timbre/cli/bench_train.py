@@ -128,3 +128,39 @@ def _run(
             f"{figures['speedup_vs_original']:.2f}× the original; "
             f"{'meets' if figures['meets_target'] else 'misses'} the target)"
         )
+
+
+@bench_app.command("train-sovits")
+def bench_train_sovits(
+    threads: Threads = 2,
+    steps: Steps = 3,
+    warmup: Warmup = 1,
+    batch: Batch = None,
+    precision: Precision = "fp32",
+    device: Device = "cpu",
+    quick: Quick = False,
+    cpu_time: CpuTime = False,
+    calib: Calib = None,
+    as_json: AsJson = False,
+    repeat: Repeat = 1,
+) -> None:
+    """One SoVITS v2 training step (generator + discriminator), batch 2 × 4 s, deterministic weights."""
+    _run("sovits", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json, repeat)
+
+
+@bench_app.command("train-gpt")
+def bench_train_gpt(
+    threads: Threads = 2,
+    steps: Steps = 3,
+    warmup: Warmup = 1,
+    batch: Batch = None,
+    precision: Precision = "fp32",
+    device: Device = "cpu",
+    quick: Quick = False,
+    cpu_time: CpuTime = False,
+    calib: Calib = None,
+    as_json: AsJson = False,
+    repeat: Repeat = 1,
+) -> None:
+    """One GPT v2 training step, batch 4 padded to 60 phones + 200 semantic codes, deterministic weights."""
+    _run("gpt", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json, repeat)
