@@ -143,3 +143,28 @@ def test_rank_zero_prepares_first_and_its_failure_reaches_every_rank(tmp_path: P
     else:
         assert got[0] == "ValueError: corrupt segment"
         assert got[1].startswith("TimbreError: rank 0 failed")
+
+
+def test_ddp_keeps_the_discriminators_k_major_gradient_layout(tmp_path: Path) -> None:
+    """The Winograd layers store `weight_v` taps-outermost; DDP's bucket views follow a dense parameter's strides, so
+    their gradients must arrive in that same layout (else DDP warns and copies every step)."""
+    import torch.distributed as dist
+
+    from timbre.models.discriminators import MultiPeriodDiscriminator
+    from timbre.models.losses import discriminator_loss
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        torch.manual_seed(0)
+        disc = MultiPeriodDiscriminator("v2").train()
+        net = torch.nn.parallel.DistributedDataParallel(disc)
+        y = torch.randn(1, 1, 4096) * 0.1
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "Grad strides do not match bucket view strides" would raise
+            scores = net(y, 0.5 * y)
+            discriminator_loss(scores.real_scores, scores.fake_scores)[0].backward()
+    finally:
+        dist.destroy_process_group()
+    k_major = [p for n, p in disc.named_parameters() if n.endswith("weight_v") and not p.is_contiguous()]
+    assert len(k_major) == 6  # convs.4 of each period discriminator, convs.5 of the scale discriminator
+    assert all(p.grad is not None and p.grad.stride() == p.stride() for p in k_major)
