@@ -171,8 +171,12 @@ def test_bad_options() -> None:
 def test_grad_clip_defaults_to_the_original_and_overrides_both_stages() -> None:
     from timbre.train.recipe import gpt_config, sovits_config
 
-    opts = TrainOptions(Path("d"), Path("o"), config="tiny")
-    assert (sovits_config(opts).grad_clip, gpt_config(opts).grad_clip) == (None, 1.0)
+    opts = TrainOptions(
+        Path("d"), Path("o"), pretrained_gpt=Path("g"), pretrained_sovits=Path("s"), hubert=Path("h")
+    )
+    assert (sovits_config(opts).grad_clip, gpt_config(opts).grad_clip) == (None, 1.0)  # as the original
+    opts = TrainOptions(Path("d"), Path("o"), config="tiny")  # random tiny models: clipped from the start
+    assert (sovits_config(opts).grad_clip, gpt_config(opts).grad_clip) == (1.0, 1.0)
     opts = TrainOptions(Path("d"), Path("o"), config="tiny", grad_clip=5.0)
     assert (sovits_config(opts).grad_clip, gpt_config(opts).grad_clip) == (5.0, 5.0)
     opts = TrainOptions(Path("d"), Path("o"), config="tiny", grad_clip=0.0)  # off: the norm is only measured

@@ -49,7 +49,7 @@ AccumOpt = Annotated[int, typer.Option(help="Gradient accumulation (batches per 
 GradClipOpt = Annotated[
     float | None,
     typer.Option(
-        help="Clip the gradient norm of both stages (0: off; default: as the original, SoVITS off, GPT 1.0)."
+        help="Clip the gradient norm of both stages (0: off; default as the original: SoVITS off, GPT 1.0; tiny: 1.0)."
     ),
 ]
 PrecisionOpt = Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast; fp16 with a grad scaler).")]

@@ -58,6 +58,9 @@ class Defaults:
     lr_gpt: float
     steps_per_epoch: int  # the batch size is chosen to give at least this many steps (up to max_batch)
     sovits_frames: int | None = None  # crop SoVITS items to this many frames (the tiny run's speed-up)
+    # SoVITS gradient-norm clipping: None as the original (fine-tuning from its pretrained files); the tiny models
+    # start from random weights whose prior gives a KL of ~1e11 at first, and clipping at 1 is what tames it
+    sovits_grad_clip: float | None = None
 
 
 FEW_SHOT = Defaults(
@@ -71,6 +74,7 @@ TINY = Defaults(
     lr_gpt=2e-3,
     steps_per_epoch=2,
     sovits_frames=32,
+    sovits_grad_clip=1.0,
 )
 
 
@@ -90,7 +94,8 @@ class TrainOptions:
     epochs_gpt: int | None = None
     batch_size: int | str | None = None  # None: sized to the data; "auto": largest that fits (CUDA)
     accum: int = 1
-    # gradient-norm clipping; None: the original's (SoVITS unclipped, GPT 1.0); 0: off; > 0: both stages
+    # gradient-norm clipping; None: the defaults (as the original: SoVITS unclipped, GPT 1.0; tiny: 1.0 for both);
+    # 0: off; > 0: both stages
     grad_clip: float | None = None
     precision: str = "fp32"
     resume: bool = False
@@ -287,8 +292,8 @@ def lora(opts: TrainOptions, targets: tuple[str, ...] | None) -> LoRAConfig | No
 
 
 def sovits_config(opts: TrainOptions) -> SoVITSTrainConfig:
-    cfg = SoVITSTrainConfig(lr=opts.defaults.lr_sovits, lora=lora(opts, SOVITS_LORA_TARGETS))
-    return cfg if opts.grad_clip is None else replace(cfg, grad_clip=opts.grad_clip or None)
+    clip = opts.defaults.sovits_grad_clip if opts.grad_clip is None else opts.grad_clip or None
+    return SoVITSTrainConfig(lr=opts.defaults.lr_sovits, grad_clip=clip, lora=lora(opts, SOVITS_LORA_TARGETS))
 
 
 def gpt_config(opts: TrainOptions) -> GPTTrainConfig:
