@@ -46,11 +46,12 @@ torch.save({"world_size": env.world_size, "state": model.state_dict()}, out / f"
 
 
 def torchrun(script: Path, *args: str, timeout: float = 150) -> None:
-    """`torchrun --standalone --nproc-per-node 2 script args` in its own process group, asserting success.
+    """`torchrun --standalone --nproc-per-node 2 script args`, asserting success.
 
-    On a timeout the whole group is killed (workers included, not only the launcher) and the run is tried once more:
-    on this shared 2-core machine a gloo run has once hung at random (1 of about 10 full-suite runs; both ranks'
-    stacks are dumped to stderr after a minute, and the output of a hung attempt is kept in the warning)."""
+    Output goes to files, not pipes: torchrun starts each worker in a session of its own, so a worker left behind
+    would hold a pipe open and block the reader forever. On a timeout the launcher is asked to stop its workers
+    (SIGTERM), anything left running the script is killed, and the run is tried once more; each rank dumps its stack
+    to the log after a minute, and a hung attempt's log is kept in the warning."""
     command = [
         sys.executable,
         "-m",
@@ -62,21 +63,39 @@ def torchrun(script: Path, *args: str, timeout: float = 150) -> None:
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for attempt in (1, 2):
-        proc = subprocess.Popen(  # noqa: S603  (this interpreter, a fixed module, test-owned paths)
-            [*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            _, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            _, err = proc.communicate()
-            if attempt == 2:
-                pytest.fail(f"torchrun hung twice; last stderr:\n{err[-6000:]}")
-            warnings.warn(f"torchrun hung and was retried; its stderr:\n{err[-6000:]}", stacklevel=2)
-            continue
-        assert proc.returncode == 0, err[-3000:]
+        log = script.with_name(f"{script.stem}.attempt{attempt}.log")
+        with log.open("w") as out:
+            proc = subprocess.Popen(  # noqa: S603  (this interpreter, a fixed module, test-owned paths)
+                [*command, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _stop(proc, script)
+                text = log.read_text(errors="replace")[-6000:]
+                if attempt == 2:
+                    pytest.fail(f"torchrun hung twice; last log:\n{text}")
+                warnings.warn(f"torchrun hung and was retried; its log:\n{text}", stacklevel=2)
+                continue
+        assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
         return
+
+
+def _stop(proc: subprocess.Popen, script: Path) -> None:
+    """Stop a hung torchrun: SIGTERM lets it stop its workers; then SIGKILL its group and any process still running
+    `script` (its workers live in sessions of their own)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(script) in cmdline.read_bytes().decode(errors="replace").split("\0"):
+                os.kill(int(cmdline.parent.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass  # gone already, or not ours to read
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from pathlib import Path
 
@@ -152,6 +153,36 @@ def test_dist_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORLD_SIZE", "two")
     with pytest.raises(ValueError, match="torchrun"):
         DistEnv.from_environ()
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_distributed_teardown_waits_for_every_rank_unless_this_one_failed(
+    monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    """gloo's worker threads must be idle before the group can be destroyed (see `distributed._quiesce`): after a
+    normal run every rank meets at a barrier and pauses; after a failure it only pauses (the others may never come)."""
+    from timbre.train import distributed as dist_mod
+
+    calls: list[str] = []
+    state = {"initialized": False}
+    fake = dist_mod.dist
+    monkeypatch.setattr(fake, "is_initialized", lambda: state["initialized"])
+    monkeypatch.setattr(
+        fake, "init_process_group", lambda **_: (calls.append("init"), state.update(initialized=True))
+    )
+    monkeypatch.setattr(fake, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(fake, "destroy_process_group", lambda: calls.append("destroy"))
+    monkeypatch.setattr(dist_mod.time, "sleep", lambda s: calls.append(f"sleep {s}"))
+    env = DistEnv(rank=1, local_rank=1, world_size=2)
+    with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+        with dist_mod.distributed(env, torch.device("cpu")):
+            with dist_mod.distributed(env, torch.device("cpu")):  # re-entrant: the outer block owns the group
+                calls.append("work")
+            if fails:
+                raise RuntimeError("rank 1 failed")
+    pause = f"sleep {dist_mod.QUIESCE_S}"
+    expected = ["init", "work", pause, "destroy"] if fails else ["init", "work", "barrier", pause, "destroy"]
+    assert calls == expected
 
 
 def test_adamw_is_fused_on_cpu_and_takes_the_same_steps_as_the_loop() -> None:

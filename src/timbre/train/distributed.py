@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,10 @@ class DistEnv:
         return torch.device("cpu")
 
 
+# How long teardown lets the gloo worker threads finish (see `_quiesce`).
+QUIESCE_S = 0.05
+
+
 @contextmanager
 def distributed(env: DistEnv, device: torch.device) -> Iterator[DistEnv]:
     """Initialise the process group for the run (no-op for a single process) and always tear it down.
@@ -64,8 +69,27 @@ def distributed(env: DistEnv, device: torch.device) -> Iterator[DistEnv]:
     dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size)
     try:
         yield env
-    finally:
+    except BaseException:
+        _quiesce(synchronize=False)  # another rank may never arrive at a barrier
         dist.destroy_process_group()
+        raise
+    _quiesce(synchronize=True)
+    dist.destroy_process_group()
+
+
+def _quiesce(synchronize: bool) -> None:
+    """Let the process group's worker threads go idle before anything can destroy it.
+
+    gloo's worker threads destroy each finished collective themselves, and dropping a tensor that Python created
+    needs the GIL. If the group is destroyed (its destructor joins those threads) while the main thread holds the
+    GIL, for instance when the last DDP wrapper is garbage-collected, a thread still finishing the last collective
+    waits for the GIL forever: a rank that reached the end first (no checkpoint or plot to write) hung this way in
+    about one run of ten. A barrier makes sure every collective of the run has completed; the pause, which releases
+    the GIL, lets the threads finish disposing of them.
+    """
+    if synchronize:
+        dist.barrier()
+    time.sleep(QUIESCE_S)
 
 
 def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
