@@ -115,8 +115,10 @@ def _run(
             f"{threads} threads): {run['step_s']:.3f} s median of {len(run['times'])} "
             f"({', '.join(f'{t:.3f}' for t in run['times'])})"
         )
-        if calib is not None:
-            console.print(f"calibration {run['calib']}: {run['ratio']:.2f} {run['unit']}")
+        if calib is not None:  # a single run's ratio is the summary line below
+            console.print(
+                f"calibration {run['calib']}" + (f": {run['ratio']:.2f} {run['unit']}" if repeat > 1 else "")
+            )
     if calib is not None and bench.size == "tiny":
         console.print(
             f"{figures['ratio']:.2f} {figures['unit']} (tiny models: not comparable with the original's figure)"

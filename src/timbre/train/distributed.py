@@ -67,14 +67,13 @@ def distributed(env: DistEnv, device: torch.device) -> Iterator[DistEnv]:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size)
+    finished = False
     try:
         yield env
-    except BaseException:
-        _quiesce(synchronize=False)  # another rank may never arrive at a barrier
+        finished = True
+    finally:
+        _quiesce(synchronize=finished)  # after a failure another rank may never arrive at a barrier
         dist.destroy_process_group()
-        raise
-    _quiesce(synchronize=True)
-    dist.destroy_process_group()
 
 
 def _quiesce(synchronize: bool) -> None:

@@ -291,14 +291,19 @@ def lora(opts: TrainOptions, targets: tuple[str, ...] | None) -> LoRAConfig | No
     return replace(base, targets=targets) if targets else base
 
 
+def _grad_clip(opts: TrainOptions, default: float | None) -> float | None:
+    """--grad-clip for one stage: unset keeps the stage's default, 0 turns clipping off."""
+    return default if opts.grad_clip is None else opts.grad_clip or None
+
+
 def sovits_config(opts: TrainOptions) -> SoVITSTrainConfig:
-    clip = opts.defaults.sovits_grad_clip if opts.grad_clip is None else opts.grad_clip or None
+    clip = _grad_clip(opts, opts.defaults.sovits_grad_clip)
     return SoVITSTrainConfig(lr=opts.defaults.lr_sovits, grad_clip=clip, lora=lora(opts, SOVITS_LORA_TARGETS))
 
 
 def gpt_config(opts: TrainOptions) -> GPTTrainConfig:
-    cfg = GPTTrainConfig(lr=opts.defaults.lr_gpt, lora=lora(opts, None))
-    return cfg if opts.grad_clip is None else replace(cfg, grad_clip=opts.grad_clip or None)
+    clip = _grad_clip(opts, GPTTrainConfig.grad_clip)
+    return GPTTrainConfig(lr=opts.defaults.lr_gpt, grad_clip=clip, lora=lora(opts, None))
 
 
 def train_voice(opts: TrainOptions) -> TrainResult:
