@@ -127,3 +127,64 @@ def test_bench_settings_are_checked() -> None:
             StepBench(cpu_time=True)
     finally:
         torch.set_num_threads(before)
+
+
+FAKE_CALIB_WITH_WORK = (
+    FAKE_CALIB
+    + """
+import torch
+
+
+def hifigan_s():  # a known amount of work: one [4, 8] x [8, 16] matmul = 2 * 4 * 8 * 16 operations
+    torch.randn(4, 8) @ torch.randn(8, 16)
+    return 0.5
+"""
+)
+
+
+def test_flops_count_one_extra_untimed_step(one_thread: None) -> None:
+    from timbre.eval.train_bench import bench_sovits_step
+
+    timing = bench_sovits_step(StepBench(size="tiny", warmup=1, steps=2, flops=True))
+    assert len(timing.times) == 2 and timing.gflop is not None and timing.gflop > 0
+    figures = timing.as_dict()
+    assert figures["gflop_per_s"] == pytest.approx(timing.gflop / timing.step_s)
+    again = bench_sovits_step(StepBench(size="tiny", warmup=2, steps=1, flops=True))
+    assert again.gflop == pytest.approx(timing.gflop)  # the same shapes do the same work every step
+    assert "gflop" not in bench_gpt_step(StepBench(size="tiny", warmup=1, steps=1)).as_dict()
+
+
+def test_calibration_work_is_counted_in_a_child(tmp_path: Path) -> None:
+    from timbre.eval.train_bench import calibration_gflop
+
+    script = tmp_path / "calib.py"
+    script.write_text(FAKE_CALIB_WITH_WORK, encoding="utf-8")
+    assert calibration_gflop(script) == pytest.approx(2 * 4 * 8 * 16 / 1e9)
+    script.write_text(FAKE_CALIB, encoding="utf-8")  # no hifigan_s to count
+    with pytest.raises(ValueError, match="could not count"):
+        calibration_gflop(script)
+
+
+def test_arithmetic_splits_the_ratio_into_work_and_speed() -> None:
+    from timbre.eval.train_bench import arithmetic
+
+    calib = {"gpt_tok_s": 40.0, "hifigan_s": 2.0}
+    split = arithmetic(step_gflop=600.0, step_s=5.0, calib=calib, hifigan_gflop=200.0)
+    assert split["gflop_ratio"] == pytest.approx(3.0) and split["calib_gflop_per_s"] == pytest.approx(100.0)
+    assert split["speed_vs_calib"] == pytest.approx(1.2)
+    ratio = normalized("sovits", 5.0, calib)["ratio"]
+    assert ratio == pytest.approx(split["gflop_ratio"] / split["speed_vs_calib"])
+
+
+@pytest.mark.slow
+def test_bench_flops_with_calibration_and_repeat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], one_thread: None
+) -> None:
+    script = tmp_path / "calib.py"
+    script.write_text(FAKE_CALIB_WITH_WORK, encoding="utf-8")
+    args = ["train-sovits", "--threads", "1", "--flops", "--calib", str(script), "--repeat", "2"]
+    figures = _bench_json(args, capsys)
+    assert figures["gflop"] > 0 and "gflop" in figures["runs"][0] and "gflop" not in figures["runs"][1]
+    assert figures["gflop_per_s"] == pytest.approx(figures["gflop"] / figures["step_s"])
+    assert figures["calib_gflop"] == pytest.approx(2 * 4 * 8 * 16 / 1e9)
+    assert figures["ratio"] == pytest.approx(figures["gflop_ratio"] / figures["speed_vs_calib"])

@@ -3,7 +3,10 @@
 With `--calib ../shared/bench/calib.py` the calibration runs right after the benchmark, in a child process with the
 same thread count, and the step time is also given in its units beside the original's figure and timbre's target.
 On a shared machine both figures drift from minute to minute, and not together: `--repeat N` alternates the two N times
-(a fresh trainer each time) and reports every pair's ratio and their median.
+(a fresh trainer each time) and reports every pair's ratio and their median. `--flops` counts one more, untimed
+step's floating-point operations; with `--calib` the SoVITS ratio is then split into the step's work over the
+calibration's (fixed by the algorithms, the same on every machine) and its speed per operation relative to the
+calibration's.
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ CpuTime = Annotated[
 ]
 Calib = Annotated[Path | None, typer.Option(help="path to calib.py: run it after the step and report ratios")]
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+Flops = Annotated[
+    bool,
+    typer.Option(
+        "--flops",
+        help="count one more (untimed) step's floating-point operations and report GFLOP/s; "
+        "with --calib, also the calibration's (SoVITS)",
+    ),
+]
 Repeat = Annotated[
     int, typer.Option(help="alternate the timed steps and the calibration N times; report the median ratio")
 ]
@@ -48,15 +59,19 @@ def _run(
     calib: Path | None,
     as_json: bool,
     repeat: int = 1,
+    flops: bool = False,
 ) -> None:
     import statistics
+    from dataclasses import replace
 
     import torch
 
     from timbre.eval.train_bench import (
         StepBench,
+        arithmetic,
         bench_gpt_step,
         bench_sovits_step,
+        calibration_gflop,
         normalized,
         run_calibration,
     )
@@ -76,10 +91,13 @@ def _run(
         precision=precision,
         device=device,
         cpu_time=cpu_time,
+        flops=flops,
     )
     runs: list[dict[str, Any]] = []
-    for _ in range(repeat):
-        timing = (bench_sovits_step if kind == "sovits" else bench_gpt_step)(bench)
+    for i in range(repeat):  # the operations are the same every run: counted in the first only
+        timing = (bench_sovits_step if kind == "sovits" else bench_gpt_step)(
+            replace(bench, flops=flops and i == 0)
+        )
         run: dict[str, Any] = timing.as_dict()
         if calib is not None:
             run["calib"] = run_calibration(calib, threads, cpu_time=cpu_time)
@@ -95,14 +113,22 @@ def _run(
     }
     if repeat > 1:  # the medians over the runs; each run's own figures stay under "runs"
         ratio = statistics.median(r["ratio"] for r in runs)
-        for key in ("calib", "times", "min_s", "items_per_s"):
-            del figures[key]
+        for key in ("calib", "times", "min_s", "items_per_s", "gflop_per_s"):
+            figures.pop(key, None)
         figures.update(
             runs=runs,
             step_s=statistics.median(r["step_s"] for r in runs),
             ratio=ratio,
             speedup_vs_original=figures["original"] / ratio,
             meets_target=ratio <= figures["target"],
+        )
+        if flops:
+            figures["gflop_per_s"] = figures["gflop"] / figures["step_s"]
+    if flops and calib is not None and kind == "sovits":
+        figures.update(
+            arithmetic(
+                figures["gflop"], figures["step_s"], _calib_of(figures, runs), calibration_gflop(calib)
+            )
         )
     if as_json:
         print(json.dumps(figures))
@@ -119,6 +145,16 @@ def _run(
             console.print(
                 f"calibration {run['calib']}" + (f": {run['ratio']:.2f} {run['unit']}" if repeat > 1 else "")
             )
+    if flops:
+        console.print(
+            f"arithmetic: {figures['gflop']:.1f} GFLOP a step, {figures['gflop_per_s']:.0f} GFLOP/s"
+            + (
+                f"; the calibration's {figures['calib_gflop']:.1f} GFLOP at {figures['calib_gflop_per_s']:.0f} "
+                f"GFLOP/s: {figures['gflop_ratio']:.2f} × its work at {figures['speed_vs_calib']:.2f} × its speed"
+                if "gflop_ratio" in figures
+                else ""
+            )
+        )
     if calib is not None and bench.size == "tiny":
         console.print(
             f"{figures['ratio']:.2f} {figures['unit']} (tiny models: not comparable with the original's figure)"
@@ -130,6 +166,13 @@ def _run(
             f"{figures['speedup_vs_original']:.2f}× the original; "
             f"{'meets' if figures['meets_target'] else 'misses'} the target)"
         )
+
+
+def _calib_of(figures: dict[str, Any], runs: list[dict[str, Any]]) -> dict[str, float]:
+    """The calibration to split the ratio with: the run's, or with --repeat the one implied by the median ratio."""
+    if "calib" in figures:
+        return figures["calib"]  # type: ignore[no-any-return]
+    return {"hifigan_s": figures["step_s"] / figures["ratio"]}
 
 
 @bench_app.command("train-sovits")
@@ -145,9 +188,10 @@ def bench_train_sovits(
     calib: Calib = None,
     as_json: AsJson = False,
     repeat: Repeat = 1,
+    flops: Flops = False,
 ) -> None:
     """One SoVITS v2 training step (generator + discriminator), batch 2 × 4 s, deterministic weights."""
-    _run("sovits", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json, repeat)
+    _run("sovits", **locals())  # every option, by name
 
 
 @bench_app.command("train-gpt")
@@ -163,6 +207,7 @@ def bench_train_gpt(
     calib: Calib = None,
     as_json: AsJson = False,
     repeat: Repeat = 1,
+    flops: Flops = False,
 ) -> None:
     """One GPT v2 training step, batch 4 padded to 60 phones + 200 semantic codes, deterministic weights."""
-    _run("gpt", threads, steps, warmup, batch, precision, device, quick, cpu_time, calib, as_json, repeat)
+    _run("gpt", **locals())  # every option, by name

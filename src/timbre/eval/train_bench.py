@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from timbre.audio.spectrogram import linear_spectrogram
 from timbre.compat.detweights import load_deterministic
@@ -62,6 +63,8 @@ class StepBench:
     seed: int = 0
     # time with the process CPU clock (one thread only): robust on a shared, busy machine
     cpu_time: bool = False
+    # count the floating-point operations of one more, untimed step (torch.utils.flop_counter)
+    flops: bool = False
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -76,15 +79,20 @@ class StepTiming(NamedTuple):
     step_s: float  # median over the timed steps
     times: list[float]
     batch: int
+    # one step's floating-point operations (matmuls and convolutions), when counted
+    gflop: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        figures = {
             "step_s": self.step_s,
             "min_s": min(self.times),
             "times": self.times,
             "batch": self.batch,
             "items_per_s": self.batch / self.step_s,
         }
+        if self.gflop is not None:
+            figures |= {"gflop": self.gflop, "gflop_per_s": self.gflop / self.step_s}
+        return figures
 
 
 class _Enough(Exception):
@@ -92,19 +100,41 @@ class _Enough(Exception):
 
 
 class _StepClock:
-    def __init__(self, warmup: int, steps: int, clock: Callable[[], float]) -> None:
+    """The trainer's step callback: marks the end of every step; with `count` the step after the timed ones runs
+    under a FLOP counter (so that counting never slows a timed step)."""
+
+    def __init__(self, warmup: int, steps: int, clock: Callable[[], float], count: bool = False) -> None:
         self.warmup, self.steps, self.clock = warmup, steps, clock
         self.marks: list[float] = []
+        self.counter = FlopCounterMode(display=False) if count else None
+        self.gflop: float | None = None
+
+    @property
+    def needed(self) -> int:
+        return self.warmup + self.steps + (self.counter is not None)
 
     def __call__(self, step: int) -> None:
+        if len(self.marks) == self.warmup + self.steps:  # the counted step just ended
+            assert self.counter is not None
+            self.counter.__exit__(None, None, None)
+            self.gflop = self.counter.get_total_flops() / 1e9
+            self.marks.append(self.clock())
+            raise _Enough
         self.marks.append(self.clock())
         if len(self.marks) == self.warmup + self.steps:
-            raise _Enough
+            if self.counter is None:
+                raise _Enough
+            self.counter.__enter__()
+
+    def stop(self) -> None:
+        """Leave the counter if the run ended inside the counted step."""
+        if self.counter is not None and self.gflop is None and len(self.marks) == self.warmup + self.steps:
+            self.counter.__exit__(None, None, None)
 
     def timing(self, batch: int) -> StepTiming:
-        marks = self.marks[self.warmup - 1 :]
+        marks = self.marks[self.warmup - 1 : self.warmup + self.steps]
         times = [b - a for a, b in zip(marks[:-1], marks[1:], strict=True)]
-        return StepTiming(statistics.median(times), times, batch)
+        return StepTiming(statistics.median(times), times, batch, self.gflop)
 
 
 def _run_config(
@@ -124,7 +154,9 @@ def _run_config(
 
 
 def _timed(train: Callable[[RunConfig], Any], bench: StepBench, batch: int, max_len: int) -> StepTiming:
-    clock = _StepClock(bench.warmup, bench.steps, time.process_time if bench.cpu_time else time.perf_counter)
+    clock = _StepClock(
+        bench.warmup, bench.steps, time.process_time if bench.cpu_time else time.perf_counter, bench.flops
+    )
     # The run is cut short, so the trainer's TensorBoard writer is never closed and its background thread may still
     # touch the folder while it is removed: collect it first, and do not fail on what it leaves behind.
     with tempfile.TemporaryDirectory(prefix="timbre-bench-", ignore_cleanup_errors=True) as tmp:
@@ -132,10 +164,17 @@ def _timed(train: Callable[[RunConfig], Any], bench: StepBench, batch: int, max_
             train(_run_config(Path(tmp), bench, batch, max_len, clock))
         except _Enough:
             pass
+        finally:
+            clock.stop()
         gc.collect()
-    if len(clock.marks) < bench.warmup + bench.steps:
-        raise RuntimeError("the training loop ended before every timed step ran")
+    if len(clock.marks) < clock.needed:
+        raise RuntimeError("the training loop ended before every timed (and counted) step ran")
     return clock.timing(batch)
+
+
+def _step_count(bench: StepBench) -> int:
+    """Steps the benchmark's one epoch must hold: warm-up, timed, and the counted one."""
+    return bench.warmup + bench.steps + bench.flops
 
 
 # ---- SoVITS ---------------------------------------------------------------------------------------------------------
@@ -166,7 +205,7 @@ def bench_sovits_step(bench: StepBench) -> StepTiming:
         if full
         else tiny.tiny_discriminator(bench.seed + 1)
     )
-    items = sovits_items(cfg, batch * (bench.warmup + bench.steps), frames, phones, bench.seed)
+    items = sovits_items(cfg, batch * _step_count(bench), frames, phones, bench.seed)
     return _timed(
         lambda run: train_sovits(model, disc, items, run),  # type: ignore[arg-type]
         bench,
@@ -197,7 +236,7 @@ def bench_gpt_step(bench: StepBench) -> StepTiming:
     phones, codes = (60, 200) if full else (12, 30)
     batch = bench.batch or 4
     model = load_deterministic(Text2SemanticDecoder(cfg), bench.seed, zero_eos_row=True)
-    items = gpt_items(cfg, batch * (bench.warmup + bench.steps), phones, codes, bench.seed)
+    items = gpt_items(cfg, batch * _step_count(bench), phones, codes, bench.seed)
     return _timed(lambda run: train_gpt(model, items, run), bench, batch, phones + codes)  # type: ignore[arg-type]
 
 
@@ -226,6 +265,45 @@ def run_calibration(script: Path, threads: int, runs: int = 3, cpu_time: bool = 
         raise ValueError(f"{script} failed: {done.stderr.strip()[-500:]}")
     figures = json.loads(lines[-1])
     return {"gpt_tok_s": float(figures["gpt_tok_s"]), "hifigan_s": float(figures["hifigan_s"])}
+
+
+_CALIB_FLOPS_CHILD = """
+import json, runpy, sys
+from torch.utils.flop_counter import FlopCounterMode
+namespace = runpy.run_path(sys.argv[1], run_name="timbre_calib_flops")
+with FlopCounterMode(display=False) as counter:
+    namespace["hifigan_s"]()
+print(json.dumps({"hifigan_gflop": counter.get_total_flops() / 1e9}))
+"""
+
+
+def calibration_gflop(script: Path) -> float:
+    """The floating-point operations of calib.py's `hifigan_s` workload (its convolutions), counted in a child
+    process: the step's count over this one is the ratio the step would have at the calibration's speed."""
+    script = script.expanduser().resolve()
+    if not script.is_file():
+        raise ValueError(f"{script}: calibration script not found (it is ../shared/bench/calib.py)")
+    done = subprocess.run(  # noqa: S603  (this interpreter, a fixed program, the script path as an argument)
+        [sys.executable, "-c", _CALIB_FLOPS_CHILD, str(script)], capture_output=True, text=True, check=False
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise ValueError(f"could not count {script}'s hifigan_s operations: {done.stderr.strip()[-500:]}")
+    return float(json.loads(lines[-1])["hifigan_gflop"])
+
+
+def arithmetic(
+    step_gflop: float, step_s: float, calib: dict[str, float], hifigan_gflop: float
+) -> dict[str, float]:
+    """The SoVITS ratio split into work and speed: step_s / hifigan_s = (step GFLOP / calibration GFLOP) /
+    (step GFLOP/s / calibration GFLOP/s). The first factor is fixed by the step's algorithms, not by the machine."""
+    step_rate, calib_rate = step_gflop / step_s, hifigan_gflop / calib["hifigan_s"]
+    return {
+        "calib_gflop": hifigan_gflop,
+        "calib_gflop_per_s": calib_rate,
+        "gflop_ratio": step_gflop / hifigan_gflop,
+        "speed_vs_calib": step_rate / calib_rate,
+    }
 
 
 def normalized(kind: str, step_s: float, calib: dict[str, float]) -> dict[str, float | str | bool]:
