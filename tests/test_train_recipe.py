@@ -24,6 +24,7 @@ def _sovits_payload(text_rows: int = 732) -> dict:
         "weight": {
             "enc_p.text_embedding.weight": torch.zeros(text_rows, 4),
             "dec.conv_pre.weight": torch.zeros(8, 4, 7),
+            "enc_q.pre.weight": torch.zeros(8, 4, 1),  # a pretrained generator keeps its posterior encoder
         },
         "config": {"model": {"version": "v2"}},
         "info": "fake",
@@ -155,6 +156,39 @@ def test_discriminator_must_match(dataset: Path, files: dict[str, Path], tmp_pat
         _train(dataset, tmp_path / "voice", **_pretrained(files), pretrained_sovits_d=gen)
 
 
+@pytest.mark.parametrize("wrap", ["weight", "model", None])
+def test_discriminator_file_formats(tmp_path: Path, wrap: str | None) -> None:
+    """The original's pretrained s2D*.pth ({"weight": ...}), a training checkpoint D_*.pth ({"model": ...}, names
+    possibly DDP-prefixed) and a bare state dict all load."""
+    from timbre.models.discriminators import MultiPeriodDiscriminator
+    from timbre.train.inputs import load_discriminator
+
+    torch.manual_seed(3)
+    state = MultiPeriodDiscriminator("v2").state_dict()
+    if wrap == "model":
+        payload: dict = {
+            "model": {f"module.{k}": v for k, v in state.items()},
+            "iteration": 7,
+            "learning_rate": 1e-4,
+        }
+    else:
+        payload = state if wrap is None else {wrap: state}
+    loaded = load_discriminator(write_torch_file(payload, tmp_path / "s2D.pth"), "v2")
+    assert loaded.keys() == state.keys() and all(torch.equal(loaded[k], v) for k, v in state.items())
+
+
+@pytest.mark.slow
+def test_an_inference_export_as_pretrained_generator_is_warned_about(
+    tiny_pretrained: dict[str, Path],
+) -> None:
+    from timbre.train.recipe import build_models
+
+    exported = tiny_pretrained["pretrained_sovits"].with_name("exported.pth")  # save_sovits_pth drops enc_q.*
+    opts = TrainOptions(Path("d"), Path("o"), **(tiny_pretrained | {"pretrained_sovits": exported}))
+    with pytest.warns(UserWarning, match=r"exported.pth has no posterior encoder \(enc_q"):
+        build_models(opts)
+
+
 def test_bad_options() -> None:
     for changes, message in (
         ({"stage": "both"}, "--stage"),
@@ -205,12 +239,17 @@ def tiny_pretrained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     root = tmp_path_factory.mktemp("tiny-pretrained")
     sovits = tiny.tiny_sovits(5)
     config = tiny.tiny_sovits_config().to_original()
-    save_sovits_pth(SoVITSCheckpoint("v2", config, sovits.state_dict()), root / "s2G-tiny.pth", half=False)
+    # as the original's pretrained s2G*.pth: "weight" (posterior encoder included), "config", "info"; the s2D*.pth
+    # beside it: {"weight": discriminator state dict}
+    write_torch_file(
+        {"weight": sovits.state_dict(), "config": config, "info": "pretrained"}, root / "s2G-tiny.pth"
+    )
+    save_sovits_pth(SoVITSCheckpoint("v2", config, sovits.state_dict()), root / "exported.pth", half=False)
     save_gpt_ckpt(
         GPTCheckpoint("v2", tiny.TINY_GPT.to_original(), tiny.tiny_gpt(5).state_dict()), root / "s1.ckpt"
     )
     torch.manual_seed(5)
-    write_torch_file({"model": MultiPeriodDiscriminator("v2").state_dict()}, root / "s2D-tiny.pth")
+    write_torch_file({"weight": MultiPeriodDiscriminator("v2").state_dict()}, root / "s2D-tiny.pth")
     return {
         "pretrained_sovits": root / "s2G-tiny.pth",
         "pretrained_gpt": root / "s1.ckpt",
@@ -238,13 +277,20 @@ def _tiny_roberta(folder: Path) -> Path:
 
 @pytest.mark.slow
 def test_pretrained_files_are_loaded_with_their_discriminator(tiny_pretrained: dict[str, Path]) -> None:
+    import warnings
+
     from timbre.compat.checkpoints import load_sovits
     from timbre.train.recipe import build_models
 
     opts = TrainOptions(Path("d"), Path("o"), **tiny_pretrained)
-    models = build_models(opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "error"
+        )  # a pretrained generator with its posterior encoder: nothing to warn about
+        models = build_models(opts)
     want = load_sovits(tiny_pretrained["pretrained_sovits"]).state_dict
     got = models.sovits.state_dict()
+    assert any(k.startswith("enc_q.") for k in want)
     assert all(torch.equal(got[k], want[k]) for k in want)
     assert models.version == "v2" and models.sovits_config["model"]["upsample_rates"] == [10, 8, 8]
     torch.manual_seed(5)  # the s2D file beside s2G was found and loaded

@@ -8,6 +8,7 @@ folder. Every problem is a `ValueError` whose message says what to fix.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import soundfile as sf
 import torch
 
-from timbre.compat.checkpoints import GPTCheckpoint, SoVITSCheckpoint, load_gpt, load_sovits
+from timbre.compat.checkpoints import ENC_Q_PREFIX, GPTCheckpoint, SoVITSCheckpoint, load_gpt, load_sovits
 from timbre.compat.safe_load import read_torch_file
 from timbre.errors import CheckpointError, TimbreError
 from timbre.features._folder import check_model_folder
@@ -128,6 +129,13 @@ def load_pretrained(sovits_path: Path, gpt_path: Path, discriminator_path: Path 
             f"--pretrained-gpt {gpt_path} is a GPT {gpt.version} model; SoVITS {sovits.version} pairs with a v2 GPT "
             "(s1bert25hz-5kh-longer-epoch=12-step=369668.ckpt or the v2Pro one)"
         )
+    if not any(key.startswith(ENC_Q_PREFIX) for key in sovits.state_dict):
+        warnings.warn(
+            f"--pretrained-sovits {sovits_path} has no posterior encoder (enc_q.*): it is an inference export, not "
+            "a pretrained generator such as s2G2333k.pth; training starts the posterior encoder from random weights",
+            UserWarning,
+            stacklevel=2,
+        )
     d_path = discriminator_path or sibling_discriminator(sovits_path)
     weights = load_discriminator(d_path, sovits.version) if d_path is not None else None
     return Pretrained(sovits, gpt, weights, sovits_path, gpt_path)
@@ -143,12 +151,17 @@ def sibling_discriminator(generator_path: Path) -> Path | None:
 
 
 def load_discriminator(path: Path, version: str) -> dict[str, torch.Tensor]:
-    """The state dict of an original discriminator file ({"model": state dict, "iteration", ...} or bare)."""
+    """The state dict of an original discriminator file: a pretrained s2D*.pth ({"weight": state dict}, which the
+    original's s2_train reads), a training checkpoint D_*.pth ({"model": state dict, "iteration", ...}) or a bare
+    state dict."""
     try:
         payload: Any = read_torch_file(path).payload
     except CheckpointError as exc:
         raise TimbreError(f"--pretrained-sovits-d: {exc}") from None
-    weights = payload.get("model", payload) if isinstance(payload, Mapping) else None
+    weights = None
+    if isinstance(payload, Mapping):
+        wrapped = [payload[key] for key in ("weight", "model") if isinstance(payload.get(key), Mapping)]
+        weights = wrapped[0] if wrapped else payload
     if isinstance(weights, Mapping):
         weights = {str(k).removeprefix("module."): v for k, v in weights.items()}
     if (
