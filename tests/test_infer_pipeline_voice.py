@@ -70,6 +70,18 @@ def test_original_format_files_and_manifest(synth: Synthesizer, tmp_path: Path) 
     assert g.state_dict["ar_predict_layer.weight"].dtype == torch.float16  # what the original's files hold
 
 
+def test_speaker_verification_model_is_copied_in(synth: Synthesizer, tmp_path: Path) -> None:
+    gpt, sovits = _checkpoints(synth)
+    sv = tmp_path / "eres2netv2.ckpt"
+    sv.write_bytes(b"state dict bytes")
+    voice = save_voice(tmp_path / "v", gpt, sovits, sv=sv)
+    assert voice.sv == (tmp_path / "v" / "sv.ckpt").resolve() and voice.sv.read_bytes() == b"state dict bytes"
+    assert json.loads((tmp_path / "v" / VOICE_FILE).read_text("utf-8"))["sv"] == "sv.ckpt"
+    assert save_voice(tmp_path / "w", gpt, sovits).sv is None
+    with pytest.raises(TimbreError, match="not a file"):
+        save_voice(tmp_path / "x", gpt, sovits, sv=tmp_path / "missing.ckpt")
+
+
 def _write_manifest(folder: Path, **changes: object) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "gpt.ckpt").write_bytes(b"x")
@@ -87,6 +99,8 @@ def _write_manifest(folder: Path, **changes: object) -> None:
         ({"format": "other"}, "not a timbre voice manifest"),
         ({"format_version": 9}, "format_version 9 is not supported"),
         ({"reference": {"audio": "r.wav"}}, "'reference' needs"),
+        ({"sv": "../outside.ckpt"}, "'sv' .* points outside the voice folder"),
+        ({"sv": "sv.ckpt"}, "sv file sv.ckpt is missing"),
     ],
 )
 def test_bad_manifests(tmp_path: Path, changes: dict[str, object], message: str) -> None:

@@ -332,6 +332,60 @@ def test_fine_tuning_from_pretrained_files(
     assert sovits.version == "v2" and not any(k.startswith("enc_q.") for k in sovits.state_dict)
 
 
+@pytest.mark.slow
+def test_fine_tuning_a_v2pro_voice(dataset: Path, tiny_pretrained: dict[str, Path], tmp_path: Path) -> None:
+    """v2Pro end to end: a marked s2Gv2Pro file, speaker-verification features, a voice folder that carries the
+    speaker-verification model, so that it synthesizes with no extra flag."""
+    from dataclasses import replace
+
+    from timbre.compat.detweights import load_deterministic
+    from timbre.compat.versions import VERSION_MARKERS
+    from timbre.infer import factory
+    from timbre.infer.options import SynthesisOptions
+    from timbre.infer.reference import ReferenceClip
+    from timbre.models.sovits import SoVITSConfig, SynthesizerTrn
+    from timbre.models.sv import ERes2NetV2
+    from timbre.train import tiny
+
+    narrow = {k: getattr(tiny.tiny_sovits_config(), k) for k in ("filter_channels", "n_layers", "upsample_rates",
+              "upsample_kernel_sizes", "upsample_initial_channel", "resblock_kernel_sizes",
+              "resblock_dilation_sizes", "n_layers_q", "segment_size_samples")}  # fmt: skip
+    cfg = replace(SoVITSConfig.for_version("v2Pro"), **narrow)
+    sovits = load_deterministic(SynthesizerTrn(cfg), 5)
+    pretrained = write_torch_file(
+        {"weight": sovits.state_dict(), "config": cfg.to_original(), "info": "pretrained"},
+        tmp_path / "s2Gv2Pro-tiny.pth",
+        VERSION_MARKERS["v2Pro"],
+    )
+    torch.manual_seed(0)
+    sv = tmp_path / "pretrained_eres2netv2w24s4ep4.ckpt"
+    torch.save(ERes2NetV2().state_dict(), sv)
+    threads = torch.get_num_threads()
+    try:
+        train_voice(
+            TrainOptions(
+                dataset,
+                tmp_path / "voice",
+                progress=False,
+                epochs_sovits=1,
+                epochs_gpt=1,
+                batch_size=4,
+                threads=1,
+                roberta=_tiny_roberta(tmp_path / "roberta"),
+                sv=sv,
+                **(tiny_pretrained | {"pretrained_sovits": pretrained}),
+            )  # fmt: skip
+        )
+        voice = tmp_path / "voice"
+        assert (voice / "spectrogram.png").is_file() and (voice / "sv.ckpt").read_bytes() == sv.read_bytes()
+        synth = factory.from_voice(voice)  # no --sv: the voice carries its speaker-verification model
+        reference = synth.prepare_reference(ReferenceClip.load(voice / "reference.wav"), "你好", "zh")
+        result = synth.synthesize("你好。", "zh", reference, SynthesisOptions(seed=1, max_new_tokens=8))
+    finally:
+        torch.set_num_threads(threads)
+    assert synth.sovits.cfg.version == "v2Pro" and result.audio.size > 0
+
+
 def test_auto_batch_size_probes_until_out_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     from timbre.models.gpt import Text2SemanticDecoder
     from timbre.train import autobatch

@@ -100,7 +100,11 @@ def train(
         bool, typer.Option("--keep-checkpoints", help="Keep the training checkpoints after a stage finishes.")
     ] = False,
     copy_hubert: Annotated[
-        bool, typer.Option("--copy-hubert/--no-copy-hubert", help="Copy the HuBERT folder into the voice.")
+        bool,
+        typer.Option(
+            "--copy-hubert/--no-copy-hubert",
+            help="Copy the HuBERT folder (and the --sv model of a v2Pro voice) into the voice.",
+        ),
     ] = True,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: torch's; tiny: 1).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,

@@ -144,11 +144,12 @@ def from_voice(
     precision: str = "fp32",
     limits: ReferenceLimits | None = None,
 ) -> Synthesizer:
-    """A voice folder (`timbre.infer.voice`); `hubert` overrides the voice's own `hubert/` folder."""
+    """A voice folder (`timbre.infer.voice`); `hubert` and `sv` override the voice's own hubert/ and sv.ckpt."""
     from timbre.infer.voice import load_voice
 
     voice = load_voice(folder)
     hubert = hubert if hubert is not None else voice.hubert
+    sv = sv if sv is not None else voice.sv
     if hubert is None:
         raise TimbreError(f"{voice.folder}: the voice has no hubert/ folder; pass --hubert DIR")
     gpt_ckpt, sovits_ckpt = voice.load_checkpoints()

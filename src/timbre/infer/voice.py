@@ -7,6 +7,7 @@ Layout (every path in the manifest is relative to the folder and must stay insid
       gpt.ckpt            GPT weights, the original's format (or gpt.safetensors + gpt.json, timbre's format)
       sovits.pth          SoVITS weights, the original's format (or sovits.safetensors + sovits.json)
       hubert/             optional: the HuBERT folder (Hugging Face format) the voice was trained with
+      sv.ckpt             optional (v2Pro*): the speaker-verification model (ERes2NetV2 state dict) it was trained with
       reference.wav       optional: a default reference clip (any supported audio format)
 
 voice.json:
@@ -15,6 +16,7 @@ voice.json:
      "version": "v2",                     SoVITS version: v1 | v2 | v2Pro | v2ProPlus
      "gpt_version": "v2",                 GPT version: v1 | v2
      "gpt": "gpt.ckpt", "sovits": "sovits.pth", "hubert": "hubert" or null,
+     "sv": "sv.ckpt" (optional key) or null,
      "reference": {"audio": "reference.wav", "text": "...", "lang": "en"} or null,
      "info": {...}}                       free metadata (training settings, epochs, dataset), kept as given
 
@@ -60,6 +62,7 @@ class Voice:
     hubert: Path | None = None
     reference: VoiceReference | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    sv: Path | None = None  # the speaker-verification model (v2Pro*), when the voice carries one
 
     def load_checkpoints(self) -> tuple[GPTCheckpoint, SoVITSCheckpoint]:
         """Both checkpoints, checked against the versions the manifest records."""
@@ -116,6 +119,7 @@ def load_voice(folder: str | Path) -> Voice:
             _inside(folder, ref.get("audio"), "reference audio"), ref["text"], ref["lang"]
         )
     hubert = None if doc.get("hubert") is None else _inside(folder, doc["hubert"], "hubert")
+    sv = None if doc.get("sv") is None else _inside(folder, doc["sv"], "sv")
     info = doc.get("info") or {}
     return Voice(
         folder=folder,
@@ -127,6 +131,7 @@ def load_voice(folder: str | Path) -> Voice:
         hubert=hubert,
         reference=reference,
         info=dict(info) if isinstance(info, dict) else {},
+        sv=sv,
     )
 
 
@@ -141,12 +146,14 @@ def save_voice(
     reference: tuple[str | Path, str, str] | None = None,
     info: Mapping[str, Any] | None = None,
     overwrite: bool = False,
+    sv: str | Path | None = None,
 ) -> Voice:
     """Write a voice folder and return it as `load_voice` reads it.
 
     weights: "original" (gpt.ckpt + sovits.pth, fp16, loadable by the original WebUI) or "safetensors" (timbre's
     format, tensors stored as given). hubert: a HuBERT folder to copy into hubert/. reference: (audio file, its
-    transcript, its language) copied as reference.<ext>. An existing voice folder is replaced only with overwrite.
+    transcript, its language) copied as reference.<ext>. sv: the speaker-verification checkpoint a v2Pro* voice
+    needs, copied as sv.ckpt. An existing voice folder is replaced only with overwrite.
     """
     folder = Path(folder)
     if (folder / VOICE_FILE).exists() and not overwrite:
@@ -172,6 +179,7 @@ def save_voice(
         "gpt": gpt_name,
         "sovits": sovits_name,
         "hubert": None,
+        "sv": None,
         "reference": None,
         "info": dict(info or {}),
     }
@@ -182,6 +190,12 @@ def save_voice(
         shutil.rmtree(folder / "hubert", ignore_errors=True)
         shutil.copytree(source, folder / "hubert")
         doc["hubert"] = "hubert"
+    if sv is not None:
+        source = Path(sv)
+        if not source.is_file():
+            raise TimbreError(f"{source}: the speaker-verification checkpoint is not a file")
+        shutil.copyfile(source, folder / "sv.ckpt")
+        doc["sv"] = "sv.ckpt"
     if reference is not None:
         audio, text, lang = reference
         audio = Path(audio)

@@ -5,6 +5,7 @@ The folder is a `timbre.infer.voice` voice (what `timbre synth --voice` loads), 
     gpt.ckpt, sovits.pth  the original formats (fp16; no enc_q; version marker for v2Pro*) — WebUI-loadable
     gpt.safetensors (+ gpt.json), sovits.safetensors (+ sovits.json)   timbre's format, fp32
     hubert/               the HuBERT folder used for the features (copied unless `copy_hubert=False`)
+    sv.ckpt               v2Pro*: the speaker-verification model used for the features (copied with hubert/)
     reference.wav         a 3-10 s training segment (32 kHz); its transcript and language are in voice.json
     sovits_losses.png, gpt_losses.png, spectrogram.png
     training/             metrics CSV, TensorBoard logs, resumable checkpoints, stages.json, run.json
@@ -13,6 +14,7 @@ The folder is a `timbre.infer.voice` voice (what `timbre synth --voice` loads), 
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -39,6 +41,9 @@ class VoiceParts(NamedTuple):
     gpt_config: dict[str, Any]
     hubert: Path | None  # folder copied into the voice (None: synthesis needs --hubert)
     info: dict[str, Any]  # training settings, kept in voice.json
+    sv: Path | None = (
+        None  # v2Pro*: the speaker-verification checkpoint copied in (None: synthesis needs --sv)
+    )
 
 
 def pick_reference(dataset_dir: Path, names: list[str]) -> dict[str, Any]:
@@ -61,9 +66,6 @@ def write_voice(voice_dir: Path, parts: VoiceParts, dataset_dir: Path, names: li
         "gpt_safetensors": save_safetensors(gpt_ckpt, voice_dir / "gpt.safetensors"),
     }
     ref = pick_reference(dataset_dir, names)
-    files["spectrogram"] = spectrogram_png(
-        parts.sovits, load_segment(dataset_dir, ref["name"]), voice_dir / "spectrogram.png"
-    )
     for stage in ("sovits", "gpt"):  # the trainers draw their loss curves beside their CSV
         curve = voice_dir / "training" / f"{stage}_losses.png"
         if curve.is_file():
@@ -77,10 +79,16 @@ def write_voice(voice_dir: Path, parts: VoiceParts, dataset_dir: Path, names: li
         reference=(dataset_dir / ref["wav"], ref["text"], ref["lang"]),
         info=parts.info | {"safetensors": {"gpt": "gpt.safetensors", "sovits": "sovits.safetensors"}},
         overwrite=True,
+        sv=parts.sv,
     )
     files |= {"voice": voice_dir / VOICE_FILE, "gpt": voice.gpt, "sovits": voice.sovits}
     if voice.reference is not None:
         files["reference"] = voice.reference.audio
+    try:  # a preview: the voice is complete without it
+        segment = load_segment(dataset_dir, ref["name"])
+        files["spectrogram"] = spectrogram_png(parts.sovits, segment, voice_dir / "spectrogram.png")
+    except Exception as exc:  # noqa: BLE001 - any failure of the preview must not cost the finished voice
+        warnings.warn(f"spectrogram.png not drawn: {exc}", RuntimeWarning, stacklevel=2)
     return files
 
 

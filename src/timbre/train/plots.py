@@ -12,17 +12,22 @@ from timbre.models.sovits import SynthesizerTrn
 
 
 def resynthesize(sovits: SynthesizerTrn, seg: SegmentFeatures, noise_scale: float = 0.5) -> torch.Tensor:
-    """The segment's own semantic tokens and phones, styled by its own spectrogram -> audio [T] at 32 kHz."""
+    """The segment's own semantic tokens and phones, styled by its own spectrogram (and, for v2Pro*, its own
+    speaker-verification embedding) -> audio [T] at 32 kHz."""
     if seg.codes is None or seg.spec is None:
         raise ValueError(
             f"segment {seg.name} has no semantic tokens or spectrogram; extract its features first"
         )
+    if sovits.cfg.is_pro and seg.sv_emb is None:
+        raise ValueError(f"segment {seg.name} has no speaker-verification embedding, which SoVITS "
+                         f"{sovits.cfg.version} needs; extract its features with --sv first")  # fmt: skip
     codes = torch.from_numpy(seg.codes).long().view(1, 1, -1)  # [n_q=1, B=1, T25]
     phones = torch.from_numpy(seg.phone_ids).long()[None]  # [1, N]
     spec = torch.from_numpy(seg.spec)[None]  # [1, 1025, T50]
+    sv_emb = torch.from_numpy(seg.sv_emb)[None] if sovits.cfg.is_pro and seg.sv_emb is not None else None
     with torch.random.fork_rng(devices=[]):  # fixed noise, without touching the caller's RNG
         torch.manual_seed(0)
-        audio = sovits.cpu().eval().decode(codes, phones, spec, noise_scale=noise_scale)
+        audio = sovits.cpu().eval().decode(codes, phones, spec, noise_scale=noise_scale, sv_emb=sv_emb)
     return audio[0, 0].float()
 
 

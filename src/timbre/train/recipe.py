@@ -377,9 +377,12 @@ def _train_stages(
             "seconds": round(summary.seconds, 2),
             "roberta": str(opts.roberta.resolve()) if opts.roberta else None,
         }
+        # the feature models go into the voice, so that it is self-contained
+        copy = opts.copy_hubert or opts.config == "tiny"
+        sv = opts.sv if copy and models.version in ("v2Pro", "v2ProPlus") else None
         parts = export.VoiceParts(
             models.sovits, models.sovits_config, models.version, models.gpt, models.gpt_config,
-            hubert_dir if opts.copy_hubert or opts.config == "tiny" else None, info,
+            hubert_dir if copy else None, info, sv,
         )  # fmt: skip
         result.files = export.write_voice(opts.out_dir, parts, opts.dataset_dir, report.segments)
         for stage in result.trained:
