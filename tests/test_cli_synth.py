@@ -38,6 +38,20 @@ def test_synth_writes_a_wav(ref_wav: Path, tmp_path: Path, capsys: pytest.Captur
     assert "deterministic weights" in stdout and "12 tokens" in stdout and "seed 1" in stdout
 
 
+def test_own_warnings_are_one_line(ref_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    argv = _base(ref_wav, tmp_path / "zh.wav")
+    argv[argv.index("Hello world.")] = "你好。"
+    argv[argv.index("--lang") + 1] = "zh"
+    before = warnings.showwarning
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    assert err.count("warning: Chinese text without the Chinese RoBERTa model") == 1
+    assert "UserWarning" not in err and "pipeline.py" not in err  # no Python source location
+    assert warnings.showwarning is before  # restored after the command
+
+
 def test_synth_stream_matches_token_count(
     ref_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -171,3 +171,18 @@ def test_streaming_options() -> None:
     assert SynthesisOptions(stream_chunk_tokens=10, stream_lookahead=0).lookahead == 0
     with pytest.raises(ValueError, match="stream_lookahead"):
         SynthesisOptions(stream_chunk_tokens=5, stream_lookahead=5)
+
+
+def test_chinese_without_roberta_gets_zero_features_and_a_warning(synth: Synthesizer) -> None:
+    import warnings
+
+    fresh = replace(synth)  # a synthesizer that has not warned yet
+    assert fresh.roberta is None
+    with pytest.warns(UserWarning, match="Chinese text without the Chinese RoBERTa model"):
+        zh = fresh.phones("你好。", "zh")
+    assert not zh.features.any()  # the original's zeros, as for other languages
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per synthesizer; other languages use zeros by design
+        fresh.phones("再见。", "zh")
+        fresh.phones("Hello world.", "en")
+        replace(synth).phones("Hello world.", "en")

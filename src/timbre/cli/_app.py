@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+from typing import TextIO
+
 import typer
 from rich.console import Console
 
@@ -16,7 +20,29 @@ err_console = Console(stderr=True, soft_wrap=True)
 console = Console()
 
 
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """timbre's own warnings as one line, like its errors; other packages' warnings as Python shows them."""
+    if Path(filename).resolve().is_relative_to(PACKAGE_DIR):
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def run_app(argv: list[str]) -> None:
+    previous, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         app(args=argv, prog_name="timbre", standalone_mode=True)
     except (ValueError, FileNotFoundError, PermissionError) as exc:
@@ -25,3 +51,5 @@ def run_app(argv: list[str]) -> None:
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         raise SystemExit(130) from None
+    finally:
+        warnings.showwarning = previous

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,11 @@ from timbre.infer.streaming import StreamDecoder
 from timbre.models.sovits import SynthesizerTrn
 from timbre.text.cuts import split_text
 from timbre.text.frontend import text_to_phones
+
+NO_ROBERTA_WARNING = (
+    "Chinese text without the Chinese RoBERTa model: its phone features are zeros, where the original (and a voice "
+    "trained with --roberta) uses RoBERTa features; pass --roberta DIR for the prosody it was trained with"
+)
 
 ContentFn = Callable[[Tensor], Tensor]  # 16 kHz wav [T] -> HuBERT features [768, T50]
 SpeakerFn = Callable[[Tensor], Tensor]  # 32 kHz wav [1, T] -> speaker embedding [1, 20480] (v2Pro*)
@@ -100,6 +106,7 @@ class Synthesizer:
     limits: ReferenceLimits = field(default_factory=ReferenceLimits)
     cap: TokenCap = field(default_factory=TokenCap)
     description: str = ""
+    _warned_no_roberta: bool = field(default=False, init=False, repr=False, compare=False)
 
     # ---- construction (see timbre.infer.factory) ---------------------------------------------------------------
     @classmethod
@@ -141,6 +148,9 @@ class Synthesizer:
             if seg.lang == "zh" and self.roberta is not None and seg.word2ph is not None:
                 parts.append(self.roberta(seg.norm_text, seg.word2ph, "zh").float().cpu())
             else:
+                if seg.lang == "zh" and self.roberta is None and not self._warned_no_roberta:
+                    self._warned_no_roberta = True  # once per synthesizer
+                    warnings.warn(NO_ROBERTA_WARNING, UserWarning, stacklevel=2)
                 parts.append(zero_phone_features(seg.n_phones))
         features = torch.cat(parts, dim=1)
         ids = torch.tensor(result.phone_ids, dtype=torch.long)
