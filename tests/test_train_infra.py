@@ -133,7 +133,8 @@ def test_metrics_csv_resume_and_plot(tmp_path: Path) -> None:
 
 def test_amp_policy_on_cpu() -> None:
     cpu = torch.device("cpu")
-    assert AmpPolicy.create("fp16", cpu).precision == "bf16"
+    with pytest.warns(UserWarning, match="fp16 runs as bf16 on cpu"):
+        assert AmpPolicy.create("fp16", cpu).precision == "bf16"
     policy = AmpPolicy.create("bf16", cpu)
     with policy.autocast():
         y = torch.nn.Linear(4, 4)(torch.randn(2, 4))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Literal
@@ -23,6 +24,9 @@ class AmpPolicy:
             raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
         if precision == "fp16" and device.type != "cuda":
             # fp16 autocast on CPU is slow and poorly supported: keep the fp16 code path (scaler included) but run bf16.
+            warnings.warn(
+                f"--precision fp16 runs as bf16 on {device.type} (fp16 autocast is for CUDA)", stacklevel=2
+            )
             return cls("bf16", device)
         return cls(precision, device)  # type: ignore[arg-type]
 
