@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import soundfile as sf
 import torch
 
 from timbre.compat.safe_load import write_torch_file
-from timbre.train.recipe import TrainOptions, batch_plan, train_voice
+from timbre.train.recipe import TrainOptions, TrainResult, batch_plan, train_voice
 from timbre.train.tiny import voiced_clip, write_tiny_dataset
 
 
@@ -300,29 +301,25 @@ def test_pretrained_files_are_loaded_with_their_discriminator(tiny_pretrained: d
     assert all(torch.equal(models.discriminator.state_dict()[k], v) for k, v in expected.items())
 
 
+def _fine_tune(dataset: Path, tmp_path: Path, **changes: Any) -> TrainResult:
+    """One epoch of each stage from pretrained files into tmp_path/voice, on one thread (restored after)."""
+    threads = torch.get_num_threads()
+    try:
+        roberta = _tiny_roberta(tmp_path / "roberta")
+        opts = TrainOptions(dataset, tmp_path / "voice", progress=False, epochs_sovits=1, epochs_gpt=1, batch_size=4,
+                            threads=1, roberta=roberta, **changes)  # fmt: skip
+        return train_voice(opts)
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
 def test_fine_tuning_from_pretrained_files(
     dataset: Path, tiny_pretrained: dict[str, Path], tmp_path: Path
 ) -> None:
     from timbre.infer.voice import load_voice
 
-    threads = torch.get_num_threads()
-    try:
-        result = train_voice(
-            TrainOptions(
-                dataset,
-                tmp_path / "voice",
-                progress=False,
-                epochs_sovits=1,
-                epochs_gpt=1,
-                batch_size=4,
-                threads=1,
-                roberta=_tiny_roberta(tmp_path / "roberta"),
-                **tiny_pretrained,
-            )  # fmt: skip
-        )
-    finally:
-        torch.set_num_threads(threads)
+    result = _fine_tune(dataset, tmp_path, **tiny_pretrained)
     assert result.trained == ["sovits", "gpt"] and result.segments == 4
     voice = load_voice(tmp_path / "voice")
     assert (
@@ -362,20 +359,7 @@ def test_fine_tuning_a_v2pro_voice(dataset: Path, tiny_pretrained: dict[str, Pat
     torch.save(ERes2NetV2().state_dict(), sv)
     threads = torch.get_num_threads()
     try:
-        train_voice(
-            TrainOptions(
-                dataset,
-                tmp_path / "voice",
-                progress=False,
-                epochs_sovits=1,
-                epochs_gpt=1,
-                batch_size=4,
-                threads=1,
-                roberta=_tiny_roberta(tmp_path / "roberta"),
-                sv=sv,
-                **(tiny_pretrained | {"pretrained_sovits": pretrained}),
-            )  # fmt: skip
-        )
+        _fine_tune(dataset, tmp_path, sv=sv, **(tiny_pretrained | {"pretrained_sovits": pretrained}))
         voice = tmp_path / "voice"
         assert (voice / "spectrogram.png").is_file() and (voice / "sv.ckpt").read_bytes() == sv.read_bytes()
         synth = factory.from_voice(voice)  # no --sv: the voice carries its speaker-verification model
