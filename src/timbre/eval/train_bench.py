@@ -109,10 +109,6 @@ class _StepClock:
         self.counter = FlopCounterMode(display=False) if count else None
         self.gflop: float | None = None
 
-    @property
-    def needed(self) -> int:
-        return self.warmup + self.steps + (self.counter is not None)
-
     def __call__(self, step: int) -> None:
         if len(self.marks) == self.warmup + self.steps:  # the counted step just ended
             assert self.counter is not None
@@ -167,7 +163,7 @@ def _timed(train: Callable[[RunConfig], Any], bench: StepBench, batch: int, max_
         finally:
             clock.stop()
         gc.collect()
-    if len(clock.marks) < clock.needed:
+    if len(clock.marks) < _step_count(bench):
         raise RuntimeError("the training loop ended before every timed (and counted) step ran")
     return clock.timing(batch)
 
@@ -251,19 +247,25 @@ runpy.run_path(script, run_name="__main__")
 """
 
 
-def run_calibration(script: Path, threads: int, runs: int = 3, cpu_time: bool = False) -> dict[str, float]:
-    """Run ../shared/bench/calib.py in a child process (same interpreter, same thread count, same clock)."""
+def _calib_child(script: Path, program: str, args: list[str], failure: str) -> dict[str, Any]:
+    """Run `program` with the calibration script's path and `args` in a child process of this interpreter; its last
+    stdout line, as JSON."""
     script = script.expanduser().resolve()
     if not script.is_file():
         raise ValueError(f"{script}: calibration script not found (it is ../shared/bench/calib.py)")
-    args = [str(script), str(threads), str(runs), "cpu" if cpu_time else "wall"]
     done = subprocess.run(  # noqa: S603  (this interpreter, a fixed program, the script path as an argument)
-        [sys.executable, "-c", _CALIB_CHILD, *args], capture_output=True, text=True, check=False
+        [sys.executable, "-c", program, str(script), *args], capture_output=True, text=True, check=False
     )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
-        raise ValueError(f"{script} failed: {done.stderr.strip()[-500:]}")
-    figures = json.loads(lines[-1])
+        raise ValueError(f"{failure.format(script=script)}: {done.stderr.strip()[-500:]}")
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
+
+
+def run_calibration(script: Path, threads: int, runs: int = 3, cpu_time: bool = False) -> dict[str, float]:
+    """Run ../shared/bench/calib.py in a child process (same interpreter, same thread count, same clock)."""
+    args = [str(threads), str(runs), "cpu" if cpu_time else "wall"]
+    figures = _calib_child(script, _CALIB_CHILD, args, "{script} failed")
     return {"gpt_tok_s": float(figures["gpt_tok_s"]), "hifigan_s": float(figures["hifigan_s"])}
 
 
@@ -280,16 +282,8 @@ print(json.dumps({"hifigan_gflop": counter.get_total_flops() / 1e9}))
 def calibration_gflop(script: Path) -> float:
     """The floating-point operations of calib.py's `hifigan_s` workload (its convolutions), counted in a child
     process: the step's count over this one is the ratio the step would have at the calibration's speed."""
-    script = script.expanduser().resolve()
-    if not script.is_file():
-        raise ValueError(f"{script}: calibration script not found (it is ../shared/bench/calib.py)")
-    done = subprocess.run(  # noqa: S603  (this interpreter, a fixed program, the script path as an argument)
-        [sys.executable, "-c", _CALIB_FLOPS_CHILD, str(script)], capture_output=True, text=True, check=False
-    )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise ValueError(f"could not count {script}'s hifigan_s operations: {done.stderr.strip()[-500:]}")
-    return float(json.loads(lines[-1])["hifigan_gflop"])
+    figures = _calib_child(script, _CALIB_FLOPS_CHILD, [], "could not count {script}'s hifigan_s operations")
+    return float(figures["hifigan_gflop"])
 
 
 def arithmetic(

@@ -41,9 +41,8 @@ class VoiceParts(NamedTuple):
     gpt_config: dict[str, Any]
     hubert: Path | None  # folder copied into the voice (None: synthesis needs --hubert)
     info: dict[str, Any]  # training settings, kept in voice.json
-    sv: Path | None = (
-        None  # v2Pro*: the speaker-verification checkpoint copied in (None: synthesis needs --sv)
-    )
+    # v2Pro*: the speaker-verification checkpoint copied in (None: synthesis needs --sv)
+    sv: Path | None = None
 
 
 def pick_reference(dataset_dir: Path, names: list[str]) -> dict[str, Any]:

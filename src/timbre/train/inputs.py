@@ -160,8 +160,9 @@ def load_discriminator(path: Path, version: str) -> dict[str, torch.Tensor]:
         raise TimbreError(f"--pretrained-sovits-d: {exc}") from None
     weights = None
     if isinstance(payload, Mapping):
-        wrapped = [payload[key] for key in ("weight", "model") if isinstance(payload.get(key), Mapping)]
-        weights = wrapped[0] if wrapped else payload
+        weights = next(
+            (payload[k] for k in ("weight", "model") if isinstance(payload.get(k), Mapping)), payload
+        )
     if isinstance(weights, Mapping):
         weights = {str(k).removeprefix("module."): v for k, v in weights.items()}
     if (

@@ -379,7 +379,7 @@ def _train_stages(
         }
         # the feature models go into the voice, so that it is self-contained
         copy = opts.copy_hubert or opts.config == "tiny"
-        sv = opts.sv if copy and models.version in ("v2Pro", "v2ProPlus") else None
+        sv = opts.sv if copy and models.sovits.cfg.is_pro else None
         parts = export.VoiceParts(
             models.sovits, models.sovits_config, models.version, models.gpt, models.gpt_config,
             hubert_dir if copy else None, info, sv,
