@@ -93,7 +93,7 @@ def test_timbre_synth_loads_the_tiny_voice(
 
 
 @pytest.mark.slow
-def test_resume_skips_finished_stages_and_stage_gpt_retrains_only_the_gpt(
+def test_resume_skips_finished_stages_and_stage_gpt_overwrite_retrains_only_the_gpt(
     trained: tuple[Path, Path, str, float], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dataset, voice, _, _ = trained
@@ -105,14 +105,41 @@ def test_resume_skips_finished_stages_and_stage_gpt_retrains_only_the_gpt(
     assert "trained nothing (already done)" in stdout
     sovits_before = load_safetensors(copy / "sovits.safetensors").state_dict
     gpt_before = load_safetensors(copy / "gpt.safetensors").state_dict
-    code, stdout, err = run_cli([*base, "--stage", "gpt", "--epochs-gpt", "1"], capsys)
+    code, _, err = run_cli([*base, "--stage", "gpt", "--epochs-gpt", "1"], capsys)
+    assert (
+        code == 2 and "already holds a trained GPT" in err and "--overwrite" in err
+    )  # nothing replaced by surprise
+    stale = (
+        copy / "training" / "checkpoints" / "gpt" / "step-000000999.pt"
+    )  # left by an earlier, interrupted run
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"stale")
+    code, stdout, err = run_cli(
+        [*base, "--stage", "gpt", "--epochs-gpt", "1", "--overwrite", "--keep-checkpoints"], capsys
+    )
     assert code == 0, err
     assert "trained gpt on 4 segments" in stdout
+    assert not stale.exists() and list(stale.parent.glob("step-*.pt"))  # the new run's checkpoints only
     sovits_after = load_safetensors(copy / "sovits.safetensors").state_dict
     gpt_after = load_safetensors(copy / "gpt.safetensors").state_dict
     assert all(torch.equal(sovits_before[k], sovits_after[k]) for k in sovits_before)
     assert not all(torch.equal(gpt_before[k], gpt_after[k]) for k in gpt_before)
     assert json.loads((copy / "voice.json").read_text())["info"]["stages"] == ["gpt"]
+
+
+def test_a_trained_voice_is_not_replaced_by_a_new_run(
+    trained: tuple[Path, Path, str, float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset, voice, _, _ = trained
+    before = {p: p.stat().st_mtime_ns for p in voice.rglob("*") if p.is_file()}
+    code, _, err = run_cli(["train", str(dataset), "--config", "tiny", "--out", str(voice)], capsys)
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "already holds a trained SoVITS and a trained GPT: pass --resume" in err
+    assert {p: p.stat().st_mtime_ns for p in voice.rglob("*") if p.is_file()} == before
+    code, _, err = run_cli(
+        ["train", str(dataset), "--config", "tiny", "--out", str(voice), "--resume", "--overwrite"], capsys
+    )
+    assert code == 2 and "one of them" in err
 
 
 def test_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,9 +177,13 @@ def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.Captu
     assert f"-m timbre train '{(tmp_path / 'my data').resolve()}' --quiet" in text
     assert f"--pretrained-sovits {Path('s2G2333k.pth').resolve()}" in text  # absolute: the job runs elsewhere
     assert "--batch-size auto" in text and "--lora-rank 8" in text and "--precision bf16" in text
+    assert " --resume" in text  # a resubmitted or requeued job continues the run it finds
     assert "--grad-clip 0.0" in text
     bash = shutil.which("bash")
     assert bash
     subprocess.run([bash, "-n", str(script)], check=True)
+    code, _, err = run_cli([*argv, "--no-resume"], capsys)
+    assert code == 0, err
+    assert " --resume" not in script.read_text()
     code, _, err = run_cli(["slurm", "data", "-o", str(script), "--out", "v"], capsys)
     assert code == 2 and "--pretrained-gpt" in err

@@ -54,7 +54,18 @@ GradClipOpt = Annotated[
 ]
 PrecisionOpt = Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast; fp16 with a grad scaler).")]
 ResumeOpt = Annotated[
-    bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoints.")
+    bool,
+    typer.Option(
+        "--resume", help="Continue an interrupted run from its checkpoints (finished stages are skipped)."
+    ),
+]
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Train again stages that --out already holds (trained or interrupted); their checkpoints are removed "
+        "and the voice's weights replaced when the new run finishes.",
+    ),
 ]
 LoraOpt = Annotated[
     int, typer.Option(help="LoRA rank (0: full fine-tuning); merged into the exported weights.")
@@ -89,6 +100,7 @@ def train(
     grad_clip: GradClipOpt = None,
     precision: PrecisionOpt = "fp32",
     resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
     lora_rank: LoraOpt = 0,
     lora_alpha: Annotated[float | None, typer.Option(help="LoRA alpha (default 2 x rank).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
@@ -132,6 +144,7 @@ def train(
         grad_clip=grad_clip,
         precision=precision,
         resume=resume,
+        overwrite=overwrite,
         lora_rank=lora_rank,
         lora_alpha=lora_alpha,
         device=device,
@@ -189,7 +202,14 @@ def slurm(
     accum: AccumOpt = 1,
     grad_clip: GradClipOpt = None,
     precision: PrecisionOpt = "bf16",
-    resume: ResumeOpt = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--no-resume",
+            help="The job continues the run it finds in --out (so that a resubmitted or requeued job picks up where "
+            "the last one stopped); --no-resume refuses a folder that holds one.",
+        ),
+    ] = True,
     lora_rank: LoraOpt = 0,
 ) -> None:
     """Write an sbatch script running `timbre train` on N nodes x G GPUs (srun + torchrun, c10d rendezvous)."""
@@ -201,7 +221,7 @@ def slurm(
     TrainOptions(  # the same checks as `timbre train` (missing pretrained files, bad stage …) before writing
         dataset_dir=dataset, out_dir=out, config=config, pretrained_gpt=pretrained_gpt,
         pretrained_sovits=pretrained_sovits, hubert=hubert, stage=stage, batch_size=_batch(batch_size),
-        accum=accum, grad_clip=grad_clip, lora_rank=lora_rank,
+        accum=accum, grad_clip=grad_clip, resume=resume, lora_rank=lora_rank,
     )  # fmt: skip
     cfg = SlurmConfig(
         nodes=nodes,

@@ -42,9 +42,17 @@ from timbre.train.inputs import (
 from timbre.train.loop import RunConfig
 from timbre.train.lora import LoRAConfig
 from timbre.train.sovits_trainer import SoVITSTrainConfig, train_sovits
-from timbre.train.stages import StageState, stage_progress
+from timbre.train.stages import (
+    StageState,
+    checkpoint_dir,
+    claim_voice_dir,
+    clear_stages,
+    stage_progress,
+    training_dir,
+)
 
 STAGES = ("all", "sovits", "gpt")
+STAGE_ORDER = ("sovits", "gpt")
 CONFIGS = ("default", "tiny")
 SOVITS_LORA_TARGETS = ("enc_p.*.weight", "flow.*.weight", "flow.*.weight_v")
 
@@ -99,6 +107,7 @@ class TrainOptions:
     grad_clip: float | None = None
     precision: str = "fp32"
     resume: bool = False
+    overwrite: bool = False  # train stages the voice folder already holds (or was interrupted in) again
     lora_rank: int = 0  # 0: full fine-tuning
     lora_alpha: float | None = None  # default 2 × rank
     device: str = "auto"
@@ -122,6 +131,10 @@ class TrainOptions:
             raise TimbreError(f"--batch-size must be a number or 'auto', got {self.batch_size!r}")
         if isinstance(self.batch_size, int) and self.batch_size < 1:
             raise TimbreError("--batch-size must be at least 1")
+        if self.resume and self.overwrite:
+            raise TimbreError(
+                "--resume continues an earlier run and --overwrite discards it: pass one of them"
+            )
         if self.lora_rank < 0 or self.accum < 1:
             raise TimbreError("--lora-rank must be >= 0 and --accum >= 1")
         if self.grad_clip is not None and not self.grad_clip >= 0:
@@ -202,7 +215,7 @@ def build_models(opts: TrainOptions) -> Models:
 def load_hubert(opts: TrainOptions, device: torch.device) -> tuple[HubertExtractor, Path]:
     options = HubertOptions(device=str(device), precision="bf16" if opts.precision != "fp32" else "fp32")
     if opts.config == "tiny":
-        folder = opts.out_dir / "training" / "tiny-hubert"
+        folder = training_dir(opts.out_dir) / "tiny-hubert"
         if not (folder / "config.json").is_file():
             tiny.save_tiny_hubert(folder, opts.seed)
         return HubertExtractor.from_folder(folder, options), folder
@@ -266,7 +279,7 @@ def batch_plan(
 
 def run_config(opts: TrainOptions, epochs: int, batch: tuple[int, int], resume: bool) -> RunConfig:
     return RunConfig(
-        out_dir=opts.out_dir / "training",
+        out_dir=training_dir(opts.out_dir),
         epochs=epochs,
         max_batch=batch[0],
         max_frames=batch[1],
@@ -312,12 +325,17 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     check_model_dirs(opts.hubert, opts.roberta)
     if opts.config != "tiny":
         check_text_features(summary.segments, opts.roberta)
+    env = DistEnv.from_environ()
+    stages = STAGE_ORDER if opts.stage == "all" else (opts.stage,)
+    earlier = claim_voice_dir(opts.out_dir, stages, opts.resume, opts.overwrite)
     threads = opts.threads or (1 if opts.config == "tiny" else None)
     if threads:
         torch.set_num_threads(threads)
     models = build_models(opts)
-    env = DistEnv.from_environ()
     device = env.device(prefer_cuda=opts.device != "cpu")
+    # under torchrun every rank checked the folder; one removes what --overwrite discards
+    if env.is_main:
+        clear_stages(opts.out_dir, earlier)
     opts.out_dir.mkdir(parents=True, exist_ok=True)
     with distributed(env, device):  # one process group for extraction and both stages
         return _train_stages(opts, summary, models, env, device)
@@ -329,7 +347,7 @@ def _train_stages(
     # under torchrun rank 0 extracts and writes; the other ranks then find every feature up to date
     report, hubert_dir = main_rank_first(env, device, lambda: extract(opts, models, device))
     sovits_items, gpt_items = load_items(opts.dataset_dir, report.segments, opts.defaults.sovits_frames)
-    state = StageState(opts.out_dir / "training" / "stages.json")
+    state = StageState(training_dir(opts.out_dir) / "stages.json")
     result = TrainResult(opts.out_dir, len(report.segments), summary.seconds, report)
     d = opts.defaults
 
@@ -388,5 +406,5 @@ def _train_stages(
         for stage in result.trained:
             state.set(stage, True)
             if not opts.keep_checkpoints:
-                shutil.rmtree(opts.out_dir / "training" / "checkpoints" / stage, ignore_errors=True)
+                shutil.rmtree(checkpoint_dir(opts.out_dir, stage), ignore_errors=True)
     return result

@@ -1,16 +1,22 @@
-"""Bookkeeping around the training stages: which finished (for `--resume`) and the extraction progress bars."""
+"""Bookkeeping around the training stages: which finished (for `--resume`), what an earlier run left in the voice
+folder (refused unless `--resume` or `--overwrite`), and the extraction progress bars."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from rich.progress import TaskID
 
+from timbre.errors import TimbreError
+from timbre.train.checkpoints import CheckpointManager
 from timbre.train.loop import progress_bar
+
+STAGE_NAMES = {"sovits": "SoVITS", "gpt": "GPT"}
 
 
 class StageState:
@@ -39,6 +45,61 @@ class StageState:
 
     def set(self, stage: str, finished: bool) -> None:
         self._write(self._read() | {stage: finished})
+
+
+def training_dir(voice_dir: Path) -> Path:
+    """Checkpoints, metrics, TensorBoard logs and `stages.json` of the runs that write `voice_dir`."""
+    return voice_dir / "training"
+
+
+def checkpoint_dir(voice_dir: Path, stage: str) -> Path:
+    return training_dir(voice_dir) / "checkpoints" / stage
+
+
+def claim_voice_dir(voice_dir: Path, stages: Sequence[str], resume: bool, overwrite: bool) -> list[str]:
+    """Check, before any work, that training `stages` into `voice_dir` replaces nothing by surprise; returns the
+    stages whose earlier run `clear_stages` must remove first.
+
+    A stage already trained there (its weights in the voice, or marked finished) or an interrupted run of it (its
+    checkpoints) is refused unless `resume` (continue it; finished stages are skipped) or `overwrite` (train it again
+    from the pretrained models).
+    """
+    if voice_dir.exists() and not voice_dir.is_dir():
+        raise TimbreError(f"--out {voice_dir} is a file; give a folder for the voice")
+    if resume:
+        return []
+    state = StageState(training_dir(voice_dir) / "stages.json")
+    found, earlier = [], []
+    for stage in stages:
+        steps = [
+            int(p.stem.split("-")[1])
+            for p in CheckpointManager(checkpoint_dir(voice_dir, stage)).checkpoints()
+        ]
+        if state.done(stage) or (voice_dir / f"{stage}.safetensors").is_file():
+            found.append(f"a trained {STAGE_NAMES[stage]}")
+        elif steps:
+            found.append(f"an interrupted {STAGE_NAMES[stage]} run (checkpoint at step {max(steps)})")
+        else:
+            continue
+        earlier.append(stage)
+    if found and not overwrite:
+        raise TimbreError(
+            f"--out {voice_dir} already holds {' and '.join(found)}: pass --resume to continue (finished stages are "
+            "skipped), --overwrite to train again from the pretrained models, or choose another --out"
+        )
+    return earlier
+
+
+def clear_stages(voice_dir: Path, stages: Sequence[str]) -> None:
+    """Remove the checkpoints and TensorBoard logs of the earlier runs of `stages` and unmark them as finished, so
+    that a later `--resume` cannot continue them. Their weights in the voice are replaced only when the new run
+    exports: a run that fails leaves the old voice usable."""
+    state = StageState(training_dir(voice_dir) / "stages.json")
+    for stage in stages:
+        shutil.rmtree(checkpoint_dir(voice_dir, stage), ignore_errors=True)
+        shutil.rmtree(training_dir(voice_dir) / "tensorboard" / stage, ignore_errors=True)
+        if state.done(stage):
+            state.set(stage, False)
 
 
 @contextmanager
