@@ -19,6 +19,7 @@ from tests.helpers.cli import run_cli
 from timbre.cli import run_app
 from timbre.compat.checkpoints import load_gpt, load_sovits
 from timbre.compat.native import load_safetensors
+from timbre.errors import TrainingInterrupted
 from timbre.infer.voice import load_voice
 from timbre.train.tiny import write_tiny_dataset
 
@@ -140,6 +141,25 @@ def test_a_trained_voice_is_not_replaced_by_a_new_run(
         ["train", str(dataset), "--config", "tiny", "--out", str(voice), "--resume", "--overwrite"], capsys
     )
     assert code == 2 and "one of them" in err
+
+
+@pytest.mark.parametrize(
+    "stop, message",
+    [
+        (TrainingInterrupted("SoVITS", 35, "v/training/checkpoints/sovits"), "interrupted: SoVITS training stopped "
+         "after step 35 and saved it in v/training/checkpoints/sovits; run the same command with --resume"),
+        (KeyboardInterrupt(), "interrupted"),  # a second Ctrl-C, or one during feature extraction
+    ],
+)  # fmt: skip
+def test_ctrl_c_exits_130_and_says_so(
+    stop: BaseException, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(opts: object) -> None:
+        raise stop
+
+    monkeypatch.setattr("timbre.train.recipe.train_voice", interrupted)
+    code, _, err = run_cli(["train", "data", "--config", "tiny", "--out", "v"], capsys)
+    assert code == 130 and err.strip().startswith(message) and len(err.strip().splitlines()) == 1
 
 
 def test_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

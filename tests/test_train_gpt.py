@@ -58,6 +58,40 @@ def test_sigkill_and_resume_reach_the_same_weights(tmp_path: Path) -> None:
     assert (killed / "gpt.csv").read_text() == (straight / "gpt.csv").read_text()
 
 
+@pytest.mark.slow
+def test_ctrl_c_checkpoints_the_step_and_resume_reaches_the_same_weights(tmp_path: Path) -> None:
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert _run_script(straight, "plain") == 0
+    assert _run_script(stopped, "interrupt", "5") == 130  # SIGINT right after optimizer step 5
+    assert not (stopped / "final.pt").exists()
+    steps = sorted(int(p.stem.split("-")[1]) for p in (stopped / "checkpoints" / "gpt").glob("step-*.pt"))
+    assert steps[-1] == 5  # the interrupted step itself was saved (periodic checkpoints are every 2 steps)
+    assert _run_script(stopped, "resume") == 0
+    a = torch.load(straight / "final.pt", weights_only=True)
+    b = torch.load(stopped / "final.pt", weights_only=True)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert (stopped / "gpt.csv").read_text() == (straight / "gpt.csv").read_text()
+
+
+def test_stop_on_interrupt_keeps_a_foreign_handler_and_restores_its_own() -> None:
+    import signal
+
+    from timbre.train.loop import stop_on_interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with stop_on_interrupt(True) as stop:
+        if before is signal.default_int_handler:
+            assert signal.getsignal(signal.SIGINT) is not before
+            signal.raise_signal(signal.SIGINT)  # first Ctrl-C: a request, no exception
+            assert stop.requested
+            with pytest.raises(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGINT)  # second: at once
+    assert signal.getsignal(signal.SIGINT) is before
+    with stop_on_interrupt(False) as stop:
+        assert signal.getsignal(signal.SIGINT) is before and not stop.requested
+
+
 def test_injected_oom_is_retried_as_micro_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = tiny_gpt()
     original = type(model).forward

@@ -142,3 +142,21 @@ def test_lora_trains_only_text_and_flow_weights(tmp_path: Path) -> None:
     assert any(k.startswith("enc_p.") for k in changed) and any(k.startswith("flow.") for k in changed)
     assert all(k.startswith(("enc_p.", "flow.")) for k in changed), sorted(changed)[:5]
     assert any(".weight_v" in k for k in changed if k.startswith("flow."))  # weight-normed convs adapted too
+
+
+def test_ctrl_c_saves_the_step_it_stopped_after(tmp_path: Path) -> None:
+    import signal
+
+    from timbre.errors import TrainingInterrupted
+
+    def ctrl_c(step: int) -> None:
+        if step == 1:
+            signal.raise_signal(signal.SIGINT)  # handled: the loop finishes this step, checkpoints and stops
+
+    generator, discriminator = _models()
+    run = _run(tmp_path, epochs=3, max_batch=1, on_step=ctrl_c)
+    with pytest.raises(TrainingInterrupted, match="SoVITS training stopped after step 1 .*--resume"):
+        train_sovits(generator, discriminator, tiny_sovits_items(2), run)
+    state = torch.load(tmp_path / "checkpoints" / "sovits" / "step-000000001.pt", weights_only=True)
+    assert state["position"] == {"epoch": 0, "batch_in_epoch": 1, "step": 1}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler is back

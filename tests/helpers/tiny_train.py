@@ -48,11 +48,11 @@ def tiny_gpt_items(n: int = 12, seed: int = 0) -> list[GPTItem]:
 
 
 def run_tiny_gpt(
-    out: Path, resume: bool, kill_at: int | None = None, epochs: int = 3
+    out: Path, resume: bool, kill_at: int | None = None, epochs: int = 3, sig: int = signal.SIGKILL
 ) -> Text2SemanticDecoder:
     def on_step(step: int) -> None:
         if kill_at is not None and step == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), sig)
 
     run = RunConfig(
         out_dir=out,
@@ -69,11 +69,20 @@ def run_tiny_gpt(
 
 
 if __name__ == "__main__":
+    from timbre.errors import TrainingInterrupted
+
     torch.set_num_threads(1)
     out_dir, mode = Path(sys.argv[1]), sys.argv[2]
-    model = run_tiny_gpt(
-        out_dir, resume=(mode == "resume"), kill_at=int(sys.argv[3]) if mode == "kill" else None
-    )
+    try:
+        model = run_tiny_gpt(
+            out_dir,
+            resume=(mode == "resume"),
+            kill_at=int(sys.argv[3]) if mode in ("kill", "interrupt") else None,
+            sig=signal.SIGINT if mode == "interrupt" else signal.SIGKILL,
+        )
+    except TrainingInterrupted as exc:
+        print(exc)
+        sys.exit(130)
     torch.save(model.state_dict(), out_dir / "final.pt")
 
 

@@ -9,6 +9,8 @@ from typing import TextIO
 import typer
 from rich.console import Console
 
+from timbre.errors import TrainingInterrupted
+
 app = typer.Typer(
     name="timbre",
     help="Few-shot voice cloning, weight-compatible with GPT-SoVITS v2/v2Pro.",
@@ -48,8 +50,15 @@ def run_app(argv: list[str]) -> None:
     except (ValueError, FileNotFoundError, PermissionError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise SystemExit(2) from None
+    except TrainingInterrupted as exc:
+        err_console.print(f"[yellow]interrupted:[/] {exc}", highlight=False)
+        raise SystemExit(130) from None
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         raise SystemExit(130) from None
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C into a silent exit 130
+            err_console.print("[yellow]interrupted[/]")
+        raise
     finally:
         warnings.showwarning = previous

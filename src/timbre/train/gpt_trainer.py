@@ -29,6 +29,8 @@ from timbre.train.loop import (
     progress_bar,
     restore_state,
     save_state,
+    stop_if_requested,
+    stop_on_interrupt,
     training_session,
     unwrap,
     wrap_ddp,
@@ -104,7 +106,10 @@ def train_gpt(
             scaler.scale(loss * weight / run.accum).backward()
             return loss.item() * weight, out.acc.item() * weight
 
-        with progress_bar(run.progress and env.is_main) as bar:
+        with (
+            progress_bar(run.progress and env.is_main) as bar,
+            stop_on_interrupt(not env.is_distributed) as stop,
+        ):
             task = bar.add_task(
                 "GPT", total=run.epochs * len(sampler), completed=pos.epoch * len(sampler), metrics=""
             )
@@ -144,6 +149,7 @@ def train_gpt(
                         save_state(ckpts, pos, modules, states, backoff)
                     if run.on_step is not None:
                         run.on_step(pos.step)
+                    stop_if_requested(stop, "GPT", ckpts, pos, modules, states, backoff, metrics)
                 pos.epoch, pos.batch_in_epoch = epoch + 1, 0
                 if env.is_main:
                     save_state(ckpts, pos, modules, states, backoff)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,10 +24,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from timbre.errors import TrainingInterrupted
 from timbre.train.bucketing import BucketBatchSampler, BucketConfig
 from timbre.train.checkpoints import CheckpointManager, rng_state, set_rng_state
 from timbre.train.distributed import DistEnv, distributed
 from timbre.train.host import keep_freed_memory
+from timbre.train.metrics import MetricsLogger
 from timbre.train.oom import OomBackoff
 from timbre.train.precision import AmpPolicy, enable_tf32
 
@@ -83,6 +88,45 @@ def resolve_device(run: RunConfig, env: DistEnv) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was requested but no CUDA GPU is available")
     return device
+
+
+@dataclass
+class StopRequest:
+    """Set by the first Ctrl-C of a training run; the loop checkpoints and stops after the step it is in."""
+
+    requested: bool = False
+
+
+@contextmanager
+def stop_on_interrupt(enabled: bool) -> Iterator[StopRequest]:
+    """While training, the first Ctrl-C (SIGINT) asks the loop to stop after its current step, with a checkpoint
+    that `--resume` continues exactly; a second one stops at once (KeyboardInterrupt, as usual).
+
+    Only where Python's own SIGINT handler is installed, in the main thread and in a single-process run: a program
+    embedding the trainer keeps its handler, and under torchrun every rank would have to stop at the same step (there
+    an interrupted run resumes from its last periodic checkpoint instead).
+    """
+    request = StopRequest()
+    usable = (
+        enabled
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if not usable:
+        yield request
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if request.requested:
+            raise KeyboardInterrupt
+        request.requested = True
+        print("stopping after this step, with a checkpoint (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield request
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
@@ -199,6 +243,24 @@ def save_state(
     for name, opt in optimizers.items():
         state[f"state.{name}"] = opt.state_dict()
     ckpts.save(pos.step, state)
+
+
+def stop_if_requested(
+    stop: StopRequest,
+    stage: str,
+    ckpts: CheckpointManager,
+    pos: Position,
+    modules: Mapping[str, nn.Module],
+    optimizers: Mapping[str, Any],
+    backoff: OomBackoff,
+    metrics: MetricsLogger,
+) -> None:
+    """After a whole optimizer step: if Ctrl-C asked to stop, save this step's checkpoint and stop."""
+    if not stop.requested:
+        return
+    save_state(ckpts, pos, modules, optimizers, backoff)
+    metrics.close()
+    raise TrainingInterrupted(stage, pos.step, str(ckpts.folder))
 
 
 def restore_state(

@@ -40,6 +40,8 @@ from timbre.train.loop import (
     progress_bar,
     restore_state,
     save_state,
+    stop_if_requested,
+    stop_on_interrupt,
     training_session,
     unwrap,
     wrap_ddp,
@@ -194,7 +196,10 @@ def train_sovits(
             optim_g.zero_grad(set_to_none=True)
             optim_d.zero_grad(set_to_none=True)
 
-        with progress_bar(run.progress and env.is_main) as bar:
+        with (
+            progress_bar(run.progress and env.is_main) as bar,
+            stop_on_interrupt(not env.is_distributed) as stop,
+        ):
             task = bar.add_task(
                 "SoVITS", total=run.epochs * len(sampler), completed=pos.epoch * len(sampler), metrics=""
             )
@@ -222,6 +227,7 @@ def train_sovits(
                         save_state(ckpts, pos, modules, states, backoff)
                     if run.on_step is not None:
                         run.on_step(pos.step)
+                    stop_if_requested(stop, "SoVITS", ckpts, pos, modules, states, backoff, metrics)
                 sched_g.step()
                 sched_d.step()
                 pos.epoch, pos.batch_in_epoch = epoch + 1, 0
