@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
-from tests.helpers.tiny_train import run_tiny_gpt, tiny_gpt, tiny_gpt_items
+from tests.helpers.tiny_train import TINY_GPT, run_tiny_gpt, tiny_gpt, tiny_gpt_items
 
+from timbre.models.gpt import Text2SemanticDecoder
 from timbre.train.data import GPTItem
 from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
 from timbre.train.loop import RunConfig
@@ -146,3 +148,28 @@ def test_compiled_training_runs_with_the_fast_dropout(tmp_path: Path) -> None:
     before = {k: v.clone() for k, v in recipe_tiny_gpt(0).state_dict().items()}
     trained = train_gpt(recipe_tiny_gpt(0), items, run, GPTTrainConfig(lr=1e-3))
     assert any(not torch.equal(before[k], v) for k, v in trained.state_dict().items())
+
+
+def test_resume_refuses_other_batches_or_models_and_allows_more_epochs(tmp_path: Path) -> None:
+    from timbre.errors import CheckpointError
+
+    items = tiny_gpt_items()
+    run = RunConfig(out_dir=tmp_path, epochs=1, max_frames=60, max_batch=4, seed=7, progress=False)
+    train_gpt(tiny_gpt(), items, run)
+    with pytest.raises(
+        CheckpointError, match=r"other data or batches \(batch size 4 -> 2; frames per batch 60 -> 30\)"
+    ):
+        train_gpt(tiny_gpt(), items, replace(run, resume=True, max_batch=2, max_frames=30))
+    with pytest.raises(
+        CheckpointError, match=r"other data or batches \(item lengths .*; training items 12 -> 11\)"
+    ):
+        train_gpt(tiny_gpt(), items[:-1], replace(run, resume=True))
+    bigger = Text2SemanticDecoder(replace(TINY_GPT, n_layer=3))
+    with pytest.raises(
+        CheckpointError,
+        match=r"holds other models than this run builds \(Text2SemanticDecoder: \d+ missing, e.g. h.layers.2",
+    ):
+        train_gpt(bigger, items, replace(run, resume=True))
+    train_gpt(tiny_gpt(), items, replace(run, resume=True, epochs=2))  # more epochs: the same run, continued
+    steps = sorted((tmp_path / "checkpoints" / "gpt").glob("step-*.pt"))
+    assert torch.load(steps[-1], weights_only=True)["position"]["epoch"] == 2

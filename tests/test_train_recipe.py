@@ -230,6 +230,21 @@ def test_batch_plan_is_sized_to_the_data() -> None:
     assert batch_plan(fixed, [10, 20], 2, lambda n: None, torch.device("cpu")) == (3, 60)
 
 
+def test_a_resumed_auto_batch_keeps_the_batch_of_its_checkpoints(tmp_path: Path) -> None:
+    from timbre.train.checkpoints import CheckpointManager
+    from timbre.train.stages import checkpoint_dir
+
+    probed: list[int] = []
+    probe = lambda n: probed.append(n)  # noqa: E731  (never reached: the checkpoint decides)
+    saved = CheckpointManager(checkpoint_dir(tmp_path, "gpt"), signature={"max_batch": 5, "max_frames": 900})
+    saved.save(3, {"position": {}})
+    auto = TrainOptions(Path("d"), tmp_path, config="tiny", batch_size="auto", resume=True)
+    assert batch_plan(auto, [10, 20], 8, probe, torch.device("cuda"), "gpt") == (5, 900)
+    assert not probed
+    fresh = TrainOptions(Path("d"), tmp_path / "other", config="tiny", batch_size="auto", resume=True)
+    assert batch_plan(fresh, [10, 20], 8, probe, torch.device("cpu"), "gpt") == (1, 20)  # nothing saved
+
+
 @pytest.fixture(scope="module")
 def tiny_pretrained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The tiny models written as the original's pretrained files (s2G/s2D/s1 names) plus a HuBERT folder."""

@@ -12,7 +12,8 @@ import os
 import random
 import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,17 +71,20 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class CheckpointManager:
-    """Numbered checkpoints `step-000000123.pt` in one folder; keeps the newest `keep` of them."""
+    """Numbered checkpoints `step-000000123.pt` in one folder; keeps the newest `keep` of them. `signature` (plain
+    values: what fixes the run's data order) is stored in each, so that a resume can check it continues the same run."""
 
     folder: Path
     keep: int = 3
+    signature: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def path_for(self, step: int) -> Path:
         return self.folder / f"step-{step:09d}.pt"
 
     def save(self, step: int, state: dict[str, Any]) -> Path:
         path = self.path_for(step)
-        atomic_save({"step": step, **state}, path)
+        signature = {} if self.signature is None else {"signature": dict(self.signature)}
+        atomic_save({"step": step, **signature, **state}, path)
         for old in self.checkpoints()[: -self.keep] if self.keep > 0 else []:
             old.unlink(missing_ok=True)
         return path
@@ -90,6 +94,17 @@ class CheckpointManager:
         if not self.folder.is_dir():
             return []
         return sorted(p for p in self.folder.iterdir() if _NAME.match(p.name))
+
+    def latest_signature(self) -> dict[str, Any] | None:
+        """The signature saved in the newest checkpoint (memory-mapped: its tensors are not read), or None."""
+        for path in reversed(self.checkpoints()):
+            try:
+                state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except Exception:  # noqa: BLE001, S112  (unreadable: load_latest skips it too, and says so)
+                continue
+            signature = state.get("signature")
+            return dict(signature) if isinstance(signature, Mapping) else None
+        return None
 
     def load_latest(self) -> dict[str, Any] | None:
         """The newest checkpoint that loads cleanly, or None. Corrupt files are skipped (and reported by name)."""

@@ -28,6 +28,7 @@ from timbre.train.loop import (
     maybe_compile,
     progress_bar,
     restore_state,
+    run_signature,
     save_state,
     stop_if_requested,
     stop_on_interrupt,
@@ -87,7 +88,9 @@ def train_gpt(
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg))
         scaler = amp.grad_scaler()
         backoff = OomBackoff()
-        ckpts = CheckpointManager(run.out_dir / "checkpoints" / "gpt", keep=run.keep_last)
+        ckpts = CheckpointManager(
+            run.out_dir / "checkpoints" / "gpt", run.keep_last, run_signature(run, env, lengths)
+        )
         modules = {"gpt": model}
         states = {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
         pos = restore_state(ckpts, modules, states, backoff) if run.resume else Position()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import sys
 import threading
@@ -24,7 +25,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from timbre.errors import TrainingInterrupted
+from timbre.errors import CheckpointError, TrainingInterrupted
 from timbre.train.bucketing import BucketBatchSampler, BucketConfig
 from timbre.train.checkpoints import CheckpointManager, rng_state, set_rng_state
 from timbre.train.distributed import DistEnv, distributed
@@ -272,13 +273,78 @@ def restore_state(
     state = ckpts.load_latest()
     if state is None:
         return Position()
-    for name, module in modules.items():
-        unwrap(module).load_state_dict(state[f"model.{name}"])
-    for name, opt in optimizers.items():
-        opt.load_state_dict(state[f"state.{name}"])
+    where = ckpts.path_for(int(state["step"]))
+    _check_signature(where, state.get("signature"), ckpts.signature)
+    try:
+        for name, module in modules.items():
+            unwrap(module).load_state_dict(state[f"model.{name}"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state[f"state.{name}"])
+    except (KeyError, RuntimeError, ValueError) as exc:  # another model: shapes, LoRA, version
+        found = (_mismatch(unwrap(m), state.get(f"model.{n}", {})) for n, m in modules.items())
+        first = next((d for d in found if d), None) or str(exc).strip().splitlines()[0][:200]
+        raise CheckpointError(
+            f"cannot resume from {where}: it holds other models than this run builds ({first}); resume with the "
+            "options the interrupted run had, or pass --overwrite to start again"
+        ) from None
     set_rng_state(state["rng"])
     backoff.splits = int(state.get("micro_splits", 1))
     return Position(**state["position"])
+
+
+def _mismatch(module: nn.Module, saved: Mapping[str, Any]) -> str | None:
+    """How a saved state dict differs from a module's, in a few words (None if the keys and shapes agree)."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in saved]
+    unexpected = [k for k in saved if k not in own]
+    shapes = [k for k in own if k in saved and tuple(own[k].shape) != tuple(getattr(saved[k], "shape", ()))]
+    parts = [
+        f"{len(keys)} {what}, e.g. {keys[0]}"
+        for keys, what in ((missing, "missing"), (unexpected, "unexpected"), (shapes, "of another shape"))
+        if keys
+    ]
+    return f"{type(module).__name__}: {'; '.join(parts)}" if parts else None
+
+
+def run_signature(run: RunConfig, env: DistEnv, lengths: Sequence[int]) -> dict[str, Any]:
+    """What fixes a run's batches and their order: a checkpoint continues the run exactly only under the same values
+    (the number of epochs may grow, precision and the like may change)."""
+    digest = hashlib.sha256(",".join(str(n) for n in lengths).encode()).hexdigest()[:16]
+    return {
+        "items": len(lengths),
+        "item_lengths": digest,
+        "max_batch": run.max_batch,
+        "max_frames": run.max_frames,
+        "accum": run.accum,
+        "seed": run.seed,
+        "world_size": env.world_size,
+    }
+
+
+_SIGNATURE_NAMES = {
+    "items": "training items",
+    "item_lengths": "item lengths (hash)",
+    "max_batch": "batch size",
+    "max_frames": "frames per batch",
+    "accum": "--accum",
+    "seed": "--seed",
+    "world_size": "processes",
+}
+
+
+def _check_signature(where: Path, saved: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
+    if saved is None or current is None:  # a checkpoint from before signatures, or a caller that sets none
+        return
+    changed = [
+        f"{_SIGNATURE_NAMES.get(key, key)} {saved.get(key)} -> {current.get(key)}"
+        for key in sorted(set(saved) | set(current))
+        if saved.get(key) != current.get(key)
+    ]
+    if changed:
+        raise CheckpointError(
+            f"cannot resume from {where}: the interrupted run had other data or batches ({'; '.join(changed)}); "
+            "resume with the same dataset and options, or pass --overwrite to start again"
+        )
 
 
 def unwrap(module: nn.Module) -> nn.Module:

@@ -29,6 +29,7 @@ from timbre.features.speaker import load_speaker_model
 from timbre.models.gpt import Text2SemanticDecoder
 from timbre.models.sovits import PRO_VERSIONS, SynthesizerTrn
 from timbre.train import autobatch, export, tiny
+from timbre.train.checkpoints import CheckpointManager
 from timbre.train.data import HOP, GPTItem, SoVITSItem
 from timbre.train.distributed import DistEnv, distributed, main_rank_first
 from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
@@ -265,9 +266,19 @@ def extract(opts: TrainOptions, models: Models, device: torch.device) -> tuple[E
 
 
 def batch_plan(
-    opts: TrainOptions, lengths: list[int], cap: int, probe: autobatch.Probe, device: torch.device
+    opts: TrainOptions,
+    lengths: list[int],
+    cap: int,
+    probe: autobatch.Probe,
+    device: torch.device,
+    stage: str | None = None,
 ) -> tuple[int, int]:
-    """(max_batch, max_frames): fixed, probed ("auto", CUDA only) or sized to the data (`steps_per_epoch`)."""
+    """(max_batch, max_frames): fixed, probed ("auto", CUDA only) or sized to the data (`steps_per_epoch`). A resumed
+    "auto" run keeps the batch its checkpoints were made with (a new probe may find another)."""
+    if opts.resume and opts.batch_size == "auto" and stage is not None:
+        saved = CheckpointManager(checkpoint_dir(opts.out_dir, stage)).latest_signature() or {}
+        if "max_batch" in saved and "max_frames" in saved:
+            return int(saved["max_batch"]), int(saved["max_frames"])
     if isinstance(opts.batch_size, int):
         batch = opts.batch_size
     elif opts.batch_size == "auto" and device.type == "cuda":
@@ -361,7 +372,7 @@ def _train_stages(
         run = run_config(
             opts,
             opts.epochs_sovits or d.epochs_sovits,
-            batch_plan(opts, lengths, d.max_batch, probe, device),
+            batch_plan(opts, lengths, d.max_batch, probe, device, "sovits"),
             opts.resume,
         )
         cfg = sovits_config(opts)
@@ -378,7 +389,7 @@ def _train_stages(
         run = run_config(
             opts,
             opts.epochs_gpt or d.epochs_gpt,
-            batch_plan(opts, lengths, 2 * d.max_batch, probe, device),
+            batch_plan(opts, lengths, 2 * d.max_batch, probe, device, "gpt"),
             opts.resume,
         )
         models.gpt = train_gpt(models.gpt, gpt_items, run, gpt_config(opts))

@@ -39,6 +39,7 @@ from timbre.train.loop import (
     maybe_compile,
     progress_bar,
     restore_state,
+    run_signature,
     save_state,
     stop_if_requested,
     stop_on_interrupt,
@@ -123,7 +124,9 @@ def train_sovits(
         lengths = [it.spec.shape[-1] for it in usable]
         sampler, loader = make_loader(ListDataset(usable), lengths, run, env, collate_sovits, device)
         backoff = OomBackoff()
-        ckpts = CheckpointManager(run.out_dir / "checkpoints" / "sovits", keep=run.keep_last)
+        ckpts = CheckpointManager(
+            run.out_dir / "checkpoints" / "sovits", run.keep_last, run_signature(run, env, lengths)
+        )
         modules = {"generator": model, "discriminator": discriminator}
         states = {
             "optim_g": optim_g,
