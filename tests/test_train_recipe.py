@@ -198,9 +198,18 @@ def test_bad_options() -> None:
         ({"batch_size": 0}, "--batch-size"),
         ({"grad_clip": -1.0}, "--grad-clip"),
         ({"grad_clip": float("nan")}, "--grad-clip"),
+        ({"precision": "fp8"}, "--precision must be one of fp32, bf16, fp16"),
+        ({"device": "gpu"}, "--device must be auto, cpu, cuda or cuda:N"),
     ):
         with pytest.raises(ValueError, match=message):
             TrainOptions(Path("d"), Path("o"), **({"config": "tiny"} | changes))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_device_cuda_without_a_gpu_is_refused_before_any_work(dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--device cuda was requested but no CUDA GPU is available"):
+        _train(dataset, tmp_path / "voice", config="tiny", device="cuda")
+    assert not (tmp_path / "voice").exists()
 
 
 def test_grad_clip_defaults_to_the_original_and_overrides_both_stages() -> None:

@@ -221,7 +221,7 @@ def slurm(
     TrainOptions(  # the same checks as `timbre train` (missing pretrained files, bad stage …) before writing
         dataset_dir=dataset, out_dir=out, config=config, pretrained_gpt=pretrained_gpt,
         pretrained_sovits=pretrained_sovits, hubert=hubert, stage=stage, batch_size=_batch(batch_size),
-        accum=accum, grad_clip=grad_clip, resume=resume, lora_rank=lora_rank,
+        accum=accum, grad_clip=grad_clip, precision=precision, resume=resume, lora_rank=lora_rank,
     )  # fmt: skip
     cfg = SlurmConfig(
         nodes=nodes,

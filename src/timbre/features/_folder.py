@@ -8,14 +8,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from timbre.compat.hf import WEIGHT_FILES
 from timbre.errors import TimbreError
 
-WEIGHT_FILES = (
-    "model.safetensors",
-    "pytorch_model.bin",
-    "model.safetensors.index.json",
-    "pytorch_model.bin.index.json",
-)
 _HEAD_BYTES = 1 << 20
 
 

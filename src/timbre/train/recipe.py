@@ -11,6 +11,7 @@ up to date and only read them), every rank trains, and rank 0 alone writes the v
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ from timbre.train.inputs import (
 )
 from timbre.train.loop import RunConfig
 from timbre.train.lora import LoRAConfig
+from timbre.train.precision import PRECISIONS
 from timbre.train.sovits_trainer import SoVITSTrainConfig, train_sovits
 from timbre.train.stages import (
     StageState,
@@ -132,6 +134,10 @@ class TrainOptions:
             raise TimbreError(f"--batch-size must be a number or 'auto', got {self.batch_size!r}")
         if isinstance(self.batch_size, int) and self.batch_size < 1:
             raise TimbreError("--batch-size must be at least 1")
+        if self.precision not in PRECISIONS:
+            raise TimbreError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise TimbreError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.resume and self.overwrite:
             raise TimbreError(
                 "--resume continues an earlier run and --overwrite discards it: pass one of them"
@@ -336,6 +342,10 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     check_model_dirs(opts.hubert, opts.roberta)
     if opts.config != "tiny":
         check_text_features(summary.segments, opts.roberta)
+    if opts.device.startswith("cuda") and not torch.cuda.is_available():
+        raise TimbreError(
+            f"--device {opts.device} was requested but no CUDA GPU is available (use auto or cpu)"
+        )
     env = DistEnv.from_environ()
     stages = STAGE_ORDER if opts.stage == "all" else (opts.stage,)
     earlier = claim_voice_dir(opts.out_dir, stages, opts.resume, opts.overwrite)
