@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
+
+from timbre.files import atomic_path
 
 SUPPORTED_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -63,24 +61,6 @@ def resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 def to_pcm16(wav: np.ndarray) -> np.ndarray:
     """Float [-1, 1] -> int16, rounding to nearest and saturating at full scale."""
     return np.clip(np.round(np.asarray(wav, dtype=np.float64) * 32768.0), -32768, 32767).astype(np.int16)
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of `path`; on success it is renamed onto `path`, on failure removed.
-
-    The temporary name is `.NAME.tmp-PID-RANDOM.SUFFIX`, so a run killed mid-write leaves at most such a
-    file with that marker, never a half-written file under the final name.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
-    try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_wav(path: str | Path, wav: np.ndarray, sr: int) -> None:

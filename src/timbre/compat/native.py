@@ -32,6 +32,7 @@ from timbre.compat.versions import (
     sovits_version_from_weights,
 )
 from timbre.errors import CheckpointError
+from timbre.files import atomic_path
 
 FORMAT = "timbre-checkpoint"
 FORMAT_VERSION = "1"
@@ -65,8 +66,8 @@ def save_safetensors(ckpt: Checkpoint, path: str | os.PathLike[str]) -> Path:
             f"{path}: timbre checkpoints end in .safetensors (the config goes beside it as .json)"
         )
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": ckpt.kind, "version": ckpt.version}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(_storable(ckpt.state_dict), str(path), metadata=meta)
+    with atomic_path(path) as tmp:  # safetensors writes 0600: the voice folder's files stay readable
+        save_file(_storable(ckpt.state_dict), str(tmp), metadata=meta)
     document = {**meta, "info": ckpt.info, "config": ckpt.config}
     config_path(path).write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", "utf-8")
     return path

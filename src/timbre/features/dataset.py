@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +35,7 @@ from timbre.features.prep import INT16_SCALE, load_mono, training_audio
 from timbre.features.reference import ExtractLatent, SpeakerFn, semantic_codes
 from timbre.features.roberta import FEATURE_LANGUAGES, PhoneText, RobertaPhoneFeatures
 from timbre.features.store import FEATURES_DIR, FeatureStore, content_key, file_digest
+from timbre.files import atomic_path
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -292,10 +292,7 @@ class _Extraction:
                 | {"norm_text": meta.get("norm_text", ""), "phones": meta.get("phones", "")}
             )
         path = self.root / FEATURES_DIR / INDEX_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".index.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
             json.dump(
                 {"segments": entries, "failures": self.report.failures}, handle, ensure_ascii=False, indent=1
             )
-        os.replace(tmp, path)

@@ -9,8 +9,6 @@ and renamed, so an interrupted run never leaves a half-written file behind.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from timbre.errors import TimbreError
+from timbre.files import atomic_path
 
 FEATURES_DIR = "features"
 KINDS = ("text", "bert", "hubert", "semantic", "audio32k", "spec", "sv")
@@ -85,18 +84,11 @@ class FeatureStore:
     ) -> Path:
         """Write `arrays` (+ string `meta`) atomically, stamped with `key`."""
         path = self.path(kind, segment)
-        path.parent.mkdir(parents=True, exist_ok=True)
         header = {**(meta or {}), _KEY: key}
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             save_file(
-                {name: np.ascontiguousarray(a) for name, a in arrays.items()}, tmp_name, metadata=header
+                {name: np.ascontiguousarray(a) for name, a in arrays.items()}, str(tmp), metadata=header
             )
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
         return path
 
     def shape(self, kind: str, segment: str, name: str) -> tuple[int, ...]:

@@ -11,8 +11,9 @@ from types import TracebackType
 import numpy as np
 import soundfile as sf
 
-from timbre.audio.io import atomic_path, to_pcm16
+from timbre.audio.io import to_pcm16
 from timbre.errors import TimbreError
+from timbre.files import atomic_path
 
 SAMPLE_RATE = 32_000
 FORMATS = ("wav", "flac", "ogg", "raw")

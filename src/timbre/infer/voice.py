@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from timbre.audio.io import atomic_path, is_supported
+from timbre.audio.io import is_supported
 from timbre.compat.checkpoints import GPTCheckpoint, SoVITSCheckpoint, save_gpt_ckpt, save_sovits_pth
 from timbre.compat.native import load_checkpoint, save_safetensors
 from timbre.errors import TimbreError
+from timbre.files import atomic_path
 
 VOICE_FILE = "voice.json"
 FORMAT = "timbre-voice"

@@ -8,10 +8,8 @@ They are read back with `torch.load(weights_only=True)`: only tensors and plain 
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,22 +18,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from timbre.files import atomic_path
+
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
 
 
 def atomic_save(obj: Any, path: Path) -> None:
     """`torch.save` to a temp file beside `path`, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def rng_state() -> dict[str, Any]:

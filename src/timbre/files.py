@@ -1,0 +1,47 @@
+"""Atomic file writes that leave files with the usual permissions.
+
+Everything timbre writes into a dataset or voice folder goes to a temporary name in the same folder and is renamed
+into place, so that a killed process leaves the old file or the new one, never half of one. safetensors' writer (like
+`tempfile.mkstemp`) creates files readable by their owner only (0600); the finished file gets the mode any new file
+gets under the process's umask (0644 with the usual 022), as a plain `open` gives, so that a voice folder can be
+served by another user (a container, a web server).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode `open(path, "w")` gives a new file: 0666 less the umask."""
+    return 0o666 & ~_umask()
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of `path` to write; on success it is flushed to disk, given the usual mode and
+    renamed onto `path`; on failure it is removed and `path` is left as it was.
+
+    The temporary name is `.NAME.tmp-PID-RANDOM.SUFFIX` (the suffix kept for writers that read it), so a run killed
+    mid-write leaves at most such a file, never a half-written file under the final name.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, new_file_mode())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
