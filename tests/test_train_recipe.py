@@ -326,13 +326,23 @@ def test_pretrained_files_are_loaded_with_their_discriminator(tiny_pretrained: d
 
 
 def _fine_tune(dataset: Path, tmp_path: Path, **changes: Any) -> TrainResult:
-    """One epoch of each stage from pretrained files into tmp_path/voice, on one thread (restored after)."""
+    """One epoch of each stage from pretrained files into tmp_path/voice, on one thread (restored after). The
+    original's segment selection applies, with epochs of at least 8 items instead of 100 (4 segments: each twice)."""
+    from dataclasses import replace
+
+    from timbre.train import recipe
+    from timbre.train.selection import ORIGINAL
+
     threads = torch.get_num_threads()
     try:
         roberta = _tiny_roberta(tmp_path / "roberta")
         opts = TrainOptions(dataset, tmp_path / "voice", progress=False, epochs_sovits=1, epochs_gpt=1, batch_size=4,
-                            threads=1, roberta=roberta, **changes)  # fmt: skip
-        return train_voice(opts)
+                            threads=1, roberta=roberta, keep_checkpoints=True, **changes)  # fmt: skip
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(
+                recipe, "FEW_SHOT", replace(recipe.FEW_SHOT, selection=replace(ORIGINAL, min_epoch_items=8))
+            )
+            return train_voice(opts)
     finally:
         torch.set_num_threads(threads)
 
@@ -345,6 +355,10 @@ def test_fine_tuning_from_pretrained_files(
 
     result = _fine_tune(dataset, tmp_path, **tiny_pretrained)
     assert result.trained == ["sovits", "gpt"] and result.segments == 4
+    for stage in ("sovits", "gpt"):  # an epoch visited each of the 4 segments twice: 2 steps of 4
+        last = sorted((tmp_path / "voice" / "training" / "checkpoints" / stage).glob("step-*.pt"))[-1]
+        state = torch.load(last, weights_only=True)
+        assert state["signature"]["items"] == 8 and state["position"]["step"] == 2, stage
     voice = load_voice(tmp_path / "voice")
     assert (
         voice.hubert is not None and (voice.hubert / "config.json").is_file()

@@ -1,7 +1,8 @@
 """`timbre train` as a function: check inputs → extract features → stage 1 (SoVITS) → stage 2 (GPT) → voice folder.
 
 Few-shot defaults follow the original WebUI for about a minute of speech (SoVITS 8 epochs, GPT 15 epochs, batch
-sized to the data). `config="tiny"` swaps the pretrained files for the tiny deterministic models of
+sized to the data), with the original's choice of segments per stage and its repetition of a small dataset within an
+epoch (`timbre.train.selection`). `config="tiny"` swaps the pretrained files for the tiny deterministic models of
 `timbre.train.tiny` (and writes a tiny HuBERT into the voice folder), so the same recipe runs on CPU in seconds.
 
 Training state lives in `VOICE_DIR/training/` (metrics CSV, TensorBoard, resumable checkpoints, `stages.json`); a
@@ -44,6 +45,7 @@ from timbre.train.inputs import (
 from timbre.train.loop import RunConfig
 from timbre.train.lora import LoRAConfig
 from timbre.train.precision import PRECISIONS
+from timbre.train.selection import ORIGINAL, Selection, select_gpt, select_sovits
 from timbre.train.sovits_trainer import SoVITSTrainConfig, train_sovits
 from timbre.train.stages import (
     StageState,
@@ -72,10 +74,18 @@ class Defaults:
     # SoVITS gradient-norm clipping: None as the original (fine-tuning from its pretrained files); the tiny models
     # start from random weights whose prior gives a KL of ~1e11 at first, and clipping at 1 is what tames it
     sovits_grad_clip: float | None = None
+    # which segments each stage trains on and how often an epoch visits them (`timbre.train.selection`)
+    selection: Selection = Selection()
 
 
 FEW_SHOT = Defaults(
-    epochs_sovits=8, epochs_gpt=15, max_batch=8, lr_sovits=1e-4, lr_gpt=1e-4, steps_per_epoch=4
+    epochs_sovits=8,
+    epochs_gpt=15,
+    max_batch=8,
+    lr_sovits=1e-4,
+    lr_gpt=1e-4,
+    steps_per_epoch=4,
+    selection=ORIGINAL,
 )
 TINY = Defaults(
     epochs_sovits=2,
@@ -375,6 +385,7 @@ def _train_stages(
     if opts.stage in ("all", "sovits") and not (opts.resume and state.done("sovits")):
         if env.is_main:
             state.set("sovits", False)
+        sovits_items = select_sovits(report.segments, sovits_items, d.selection)
         lengths = [it.spec.shape[-1] for it in sovits_items]
         probe = autobatch.sovits_probe(
             models.sovits, models.discriminator, sovits_items, device, opts.precision
@@ -394,6 +405,7 @@ def _train_stages(
     if opts.stage in ("all", "gpt") and not (opts.resume and state.done("gpt")):
         if env.is_main:
             state.set("gpt", False)
+        gpt_items = select_gpt(report.segments, gpt_items, d.selection)
         lengths = [len(it.phone_ids) + len(it.semantic) for it in gpt_items]
         probe = autobatch.gpt_probe(models.gpt, gpt_items, device, opts.precision)
         run = run_config(
