@@ -44,30 +44,34 @@ def test_loss_goes_down_and_outputs_are_written(tmp_path: Path) -> None:
     assert not model.training
 
 
-@pytest.mark.slow
-def test_sigkill_and_resume_reach_the_same_weights(tmp_path: Path) -> None:
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    assert _run_script(straight, "plain") == 0
-    assert (
-        _run_script(killed, "kill", "5") == -9
-    )  # SIGKILL right after optimizer step 5 (checkpoint at step 4)
-    assert not (killed / "final.pt").exists()
-    assert _run_script(killed, "resume") == 0
-    a = torch.load(straight / "final.pt", weights_only=True)
-    b = torch.load(killed / "final.pt", weights_only=True)
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
-    assert (killed / "gpt.csv").read_text() == (straight / "gpt.csv").read_text()
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run the stopped-and-resumed ones must reach."""
+    out = tmp_path_factory.mktemp("straight")
+    assert _run_script(out, "plain") == 0
+    return out
 
 
 @pytest.mark.slow
-def test_ctrl_c_checkpoints_the_step_and_resume_reaches_the_same_weights(tmp_path: Path) -> None:
-    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
-    assert _run_script(straight, "plain") == 0
-    assert _run_script(stopped, "interrupt", "5") == 130  # SIGINT right after optimizer step 5
+@pytest.mark.parametrize(
+    "mode, code, newest",
+    [
+        (
+            "kill",
+            -9,
+            4,
+        ),  # SIGKILL right after optimizer step 5: the periodic checkpoint (every 2 steps) is step 4
+        ("interrupt", 130, 5),  # Ctrl-C right after step 5: that step itself is saved
+    ],
+)
+def test_a_stopped_run_resumes_to_the_same_weights(
+    straight: Path, tmp_path: Path, mode: str, code: int, newest: int
+) -> None:
+    stopped = tmp_path / mode
+    assert _run_script(stopped, mode, "5") == code
     assert not (stopped / "final.pt").exists()
     steps = sorted(int(p.stem.split("-")[1]) for p in (stopped / "checkpoints" / "gpt").glob("step-*.pt"))
-    assert steps[-1] == 5  # the interrupted step itself was saved (periodic checkpoints are every 2 steps)
+    assert steps[-1] == newest
     assert _run_script(stopped, "resume") == 0
     a = torch.load(straight / "final.pt", weights_only=True)
     b = torch.load(stopped / "final.pt", weights_only=True)
