@@ -82,6 +82,32 @@ def test_speaker_verification_model_is_copied_in(synth: Synthesizer, tmp_path: P
         save_voice(tmp_path / "x", gpt, sovits, sv=tmp_path / "missing.ckpt")
 
 
+def test_every_file_of_a_voice_is_readable_as_a_new_file_is(synth: Synthesizer, tmp_path: Path) -> None:
+    """A voice folder can be served by another user: no file keeps a 0600 mode from its writer or its source (a
+    HuBERT folder saved by transformers holds a 0600 model.safetensors)."""
+    import os
+    import stat
+
+    from timbre.files import new_file_mode
+
+    gpt, sovits = _checkpoints(synth)
+    hubert = tmp_path / "hubert-src"
+    hubert.mkdir()
+    (hubert / "config.json").write_text("{}")
+    (hubert / "model.safetensors").write_bytes(b"weights")
+    os.chmod(hubert / "model.safetensors", 0o600)
+    for weights in ("original", "safetensors"):
+        folder = tmp_path / weights
+        save_voice(folder, gpt, sovits, weights=weights, hubert=hubert)  # type: ignore[arg-type]
+        modes = {
+            p.relative_to(folder).as_posix(): stat.S_IMODE(p.stat().st_mode)
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+        assert "hubert/model.safetensors" in modes
+        assert set(modes.values()) == {new_file_mode()}, modes
+
+
 def _write_manifest(folder: Path, **changes: object) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "gpt.ckpt").write_bytes(b"x")

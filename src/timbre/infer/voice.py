@@ -189,7 +189,8 @@ def save_voice(
         if not (source / "config.json").is_file():
             raise TimbreError(f"{source}: not a HuBERT folder (no config.json)")
         shutil.rmtree(folder / "hubert", ignore_errors=True)
-        shutil.copytree(source, folder / "hubert")
+        # contents only (not the source's modes): the voice's files are readable as any new file is
+        shutil.copytree(source, folder / "hubert", copy_function=shutil.copyfile)
         doc["hubert"] = "hubert"
     if sv is not None:
         source = Path(sv)
