@@ -64,3 +64,10 @@ def test_nothing_usable_is_a_clear_error() -> None:
 def test_the_tiny_configuration_selects_everything_once() -> None:
     items = [_sovits(0.5), _sovits(60.0)]
     assert select_sovits(["a", "b"], items, Selection()) == items
+
+
+def test_only_the_process_that_warns_says_what_was_left_out(recwarn: pytest.WarningsRecorder) -> None:
+    kept = select_sovits(
+        ["a", "b"], [_sovits(0.5), _sovits(3.0)], ORIGINAL, warn=False
+    )  # a torchrun rank > 0
+    assert len(kept) == 100 and not recwarn.list

@@ -385,7 +385,7 @@ def _train_stages(
     if opts.stage in ("all", "sovits") and not (opts.resume and state.done("sovits")):
         if env.is_main:
             state.set("sovits", False)
-        sovits_items = select_sovits(report.segments, sovits_items, d.selection)
+        sovits_items = select_sovits(report.segments, sovits_items, d.selection, env.is_main)
         lengths = [it.spec.shape[-1] for it in sovits_items]
         probe = autobatch.sovits_probe(
             models.sovits, models.discriminator, sovits_items, device, opts.precision
@@ -405,7 +405,7 @@ def _train_stages(
     if opts.stage in ("all", "gpt") and not (opts.resume and state.done("gpt")):
         if env.is_main:
             state.set("gpt", False)
-        gpt_items = select_gpt(report.segments, gpt_items, d.selection)
+        gpt_items = select_gpt(report.segments, gpt_items, d.selection, env.is_main)
         lengths = [len(it.phone_ids) + len(it.semantic) for it in gpt_items]
         probe = autobatch.gpt_probe(models.gpt, gpt_items, device, opts.precision)
         run = run_config(

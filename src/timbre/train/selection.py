@@ -70,10 +70,15 @@ def gpt_reason(item: GPTItem, sel: Selection) -> str | None:
 
 
 def select(
-    stage: str, names: Sequence[str], items: Sequence[T], reasons: Sequence[str | None], sel: Selection
+    stage: str,
+    names: Sequence[str],
+    items: Sequence[T],
+    reasons: Sequence[str | None],
+    sel: Selection,
+    warn: bool = True,
 ) -> list[T]:
-    """The items of one stage without those that have a reason to be left out (warned about), each repeated as the
-    original repeats a small dataset."""
+    """The items of one stage without those that have a reason to be left out (warned about, by one process of a
+    torchrun job), each repeated as the original repeats a small dataset."""
     kept = [item for item, reason in zip(items, reasons, strict=True) if reason is None]
     left_out = [
         f"{name}: {reason}" for name, reason in zip(names, reasons, strict=True) if reason is not None
@@ -83,7 +88,7 @@ def select(
             f"no segment is usable for {stage} training: {'; '.join(left_out[:3])}"
             + (f" (and {len(left_out) - 3} more)" if len(left_out) > 3 else "")
         )
-    if left_out:
+    if left_out and warn:
         shown = "; ".join(left_out[:5]) + (f"; and {len(left_out) - 5} more" if len(left_out) > 5 else "")
         warnings.warn(
             f"{stage} leaves out {len(left_out)} of {len(items)} segments, as the original does: {shown}",
@@ -92,9 +97,13 @@ def select(
     return kept * epoch_repeats(len(kept), sel.min_epoch_items)
 
 
-def select_sovits(names: Sequence[str], items: Sequence[SoVITSItem], sel: Selection) -> list[SoVITSItem]:
-    return select("SoVITS", names, items, [sovits_reason(it, sel) for it in items], sel)
+def select_sovits(
+    names: Sequence[str], items: Sequence[SoVITSItem], sel: Selection, warn: bool = True
+) -> list[SoVITSItem]:
+    return select("SoVITS", names, items, [sovits_reason(it, sel) for it in items], sel, warn)
 
 
-def select_gpt(names: Sequence[str], items: Sequence[GPTItem], sel: Selection) -> list[GPTItem]:
-    return select("GPT", names, items, [gpt_reason(it, sel) for it in items], sel)
+def select_gpt(
+    names: Sequence[str], items: Sequence[GPTItem], sel: Selection, warn: bool = True
+) -> list[GPTItem]:
+    return select("GPT", names, items, [gpt_reason(it, sel) for it in items], sel, warn)
