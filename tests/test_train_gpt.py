@@ -13,6 +13,7 @@ import torch
 from tests.helpers.tiny_train import TINY_GPT, run_tiny_gpt, tiny_gpt, tiny_gpt_items
 
 from timbre.models.gpt import Text2SemanticDecoder
+from timbre.train.checkpoints import step_of
 from timbre.train.data import GPTItem
 from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
 from timbre.train.loop import RunConfig
@@ -70,7 +71,7 @@ def test_a_stopped_run_resumes_to_the_same_weights(
     stopped = tmp_path / mode
     assert _run_script(stopped, mode, "5") == code
     assert not (stopped / "final.pt").exists()
-    steps = sorted(int(p.stem.split("-")[1]) for p in (stopped / "checkpoints" / "gpt").glob("step-*.pt"))
+    steps = sorted(step_of(p) for p in (stopped / "checkpoints" / "gpt").glob("step-*.pt"))
     assert steps[-1] == newest
     assert _run_script(stopped, "resume") == 0
     a = torch.load(straight / "final.pt", weights_only=True)

@@ -23,6 +23,19 @@ from timbre.files import atomic_path
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
 
 
+def stage_checkpoints(training_dir: Path, stage: str) -> Path:
+    """The folder of a training stage's checkpoints ("sovits", "gpt") inside a run's training folder."""
+    return training_dir / "checkpoints" / stage
+
+
+def step_of(path: Path) -> int:
+    """The optimizer step a checkpoint file `step-000000123.pt` holds."""
+    found = _NAME.match(path.name)
+    if found is None:
+        raise ValueError(f"{path.name} is not a checkpoint file name (step-NNNNNNNNN.pt)")
+    return int(found.group(1))
+
+
 def atomic_save(obj: Any, path: Path) -> None:
     """`torch.save` to a temp file beside `path`, fsync, then rename over `path`."""
     with atomic_path(path) as tmp:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from timbre.models.gpt import Text2SemanticDecoder
-from timbre.train.checkpoints import CheckpointManager
+from timbre.train.checkpoints import CheckpointManager, stage_checkpoints
 from timbre.train.data import GPTBatch, GPTItem, ListDataset, collate_gpt
 from timbre.train.distributed import all_reduce_mean
 from timbre.train.loop import (
@@ -89,7 +89,7 @@ def train_gpt(
         scaler = amp.grad_scaler()
         backoff = OomBackoff()
         ckpts = CheckpointManager(
-            run.out_dir / "checkpoints" / "gpt", run.keep_last, run_signature(run, env, lengths)
+            stage_checkpoints(run.out_dir, "gpt"), run.keep_last, run_signature(run, env, lengths)
         )
         modules = {"gpt": model}
         states = {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}

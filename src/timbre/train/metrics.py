@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 
+def tensorboard_dir(folder: Path, name: str) -> Path:
+    """Where a run's TensorBoard events for `name` ("sovits", "gpt") go inside its training folder."""
+    return folder / "tensorboard" / name
+
+
 class MetricsLogger:
     """Appends metrics to `<folder>/<name>.csv` (resumable: rows past a resumed step are dropped) and TensorBoard."""
 
@@ -24,7 +29,7 @@ class MetricsLogger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(log_dir=str(folder / "tensorboard" / name), purge_step=resume_step)
+            self._writer = SummaryWriter(log_dir=str(tensorboard_dir(folder, name)), purge_step=resume_step)
 
     def _read_rows(self, resume_step: int | None) -> list[dict[str, float]]:
         if resume_step is None or not self.csv_path.exists():

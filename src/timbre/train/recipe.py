@@ -48,11 +48,11 @@ from timbre.train.precision import PRECISIONS
 from timbre.train.selection import ORIGINAL, Selection, select_gpt, select_sovits
 from timbre.train.sovits_trainer import SoVITSTrainConfig, train_sovits
 from timbre.train.stages import (
-    StageState,
     checkpoint_dir,
     claim_voice_dir,
     clear_stages,
     stage_progress,
+    stage_state,
     training_dir,
 )
 
@@ -378,7 +378,7 @@ def _train_stages(
     # under torchrun rank 0 extracts and writes; the other ranks then find every feature up to date
     report, hubert_dir = main_rank_first(env, device, lambda: extract(opts, models, device))
     sovits_items, gpt_items = load_items(opts.dataset_dir, report.segments, opts.defaults.sovits_frames)
-    state = StageState(training_dir(opts.out_dir) / "stages.json")
+    state = stage_state(opts.out_dir)
     result = TrainResult(opts.out_dir, len(report.segments), summary.seconds, report)
     d = opts.defaults
 

@@ -27,7 +27,7 @@ from timbre.audio.spectrogram import mel_spectrogram, spec_to_mel
 from timbre.models.discriminators import MultiPeriodDiscriminator
 from timbre.models.losses import discriminator_loss, feature_loss, generator_loss, kl_loss
 from timbre.models.sovits import SynthesizerTrn, slice_segments
-from timbre.train.checkpoints import CheckpointManager
+from timbre.train.checkpoints import CheckpointManager, stage_checkpoints
 from timbre.train.data import ListDataset, SoVITSBatch, SoVITSItem, collate_sovits
 from timbre.train.distributed import all_reduce_mean
 from timbre.train.loop import (
@@ -125,7 +125,7 @@ def train_sovits(
         sampler, loader = make_loader(ListDataset(usable), lengths, run, env, collate_sovits, device)
         backoff = OomBackoff()
         ckpts = CheckpointManager(
-            run.out_dir / "checkpoints" / "sovits", run.keep_last, run_signature(run, env, lengths)
+            stage_checkpoints(run.out_dir, "sovits"), run.keep_last, run_signature(run, env, lengths)
         )
         modules = {"generator": model, "discriminator": discriminator}
         states = {

@@ -13,8 +13,9 @@ from pathlib import Path
 from rich.progress import TaskID
 
 from timbre.errors import TimbreError
-from timbre.train.checkpoints import CheckpointManager
+from timbre.train.checkpoints import CheckpointManager, stage_checkpoints, step_of
 from timbre.train.loop import progress_bar
+from timbre.train.metrics import tensorboard_dir
 
 STAGE_NAMES = {"sovits": "SoVITS", "gpt": "GPT"}
 
@@ -53,7 +54,12 @@ def training_dir(voice_dir: Path) -> Path:
 
 
 def checkpoint_dir(voice_dir: Path, stage: str) -> Path:
-    return training_dir(voice_dir) / "checkpoints" / stage
+    return stage_checkpoints(training_dir(voice_dir), stage)
+
+
+def stage_state(voice_dir: Path) -> StageState:
+    """The `stages.json` of the runs that write `voice_dir`."""
+    return StageState(training_dir(voice_dir) / "stages.json")
 
 
 def claim_voice_dir(voice_dir: Path, stages: Sequence[str], resume: bool, overwrite: bool) -> list[str]:
@@ -68,17 +74,16 @@ def claim_voice_dir(voice_dir: Path, stages: Sequence[str], resume: bool, overwr
         raise TimbreError(f"--out {voice_dir} is a file; give a folder for the voice")
     if resume:
         return []
-    state = StageState(training_dir(voice_dir) / "stages.json")
+    state = stage_state(voice_dir)
     found, earlier = [], []
     for stage in stages:
-        steps = [
-            int(p.stem.split("-")[1])
-            for p in CheckpointManager(checkpoint_dir(voice_dir, stage)).checkpoints()
-        ]
+        checkpoints = CheckpointManager(checkpoint_dir(voice_dir, stage)).checkpoints()  # oldest first
         if state.done(stage) or (voice_dir / f"{stage}.safetensors").is_file():
             found.append(f"a trained {STAGE_NAMES[stage]}")
-        elif steps:
-            found.append(f"an interrupted {STAGE_NAMES[stage]} run (checkpoint at step {max(steps)})")
+        elif checkpoints:
+            found.append(
+                f"an interrupted {STAGE_NAMES[stage]} run (checkpoint at step {step_of(checkpoints[-1])})"
+            )
         else:
             continue
         earlier.append(stage)
@@ -94,10 +99,10 @@ def clear_stages(voice_dir: Path, stages: Sequence[str]) -> None:
     """Remove the checkpoints and TensorBoard logs of the earlier runs of `stages` and unmark them as finished, so
     that a later `--resume` cannot continue them. Their weights in the voice are replaced only when the new run
     exports: a run that fails leaves the old voice usable."""
-    state = StageState(training_dir(voice_dir) / "stages.json")
+    state = stage_state(voice_dir)
     for stage in stages:
         shutil.rmtree(checkpoint_dir(voice_dir, stage), ignore_errors=True)
-        shutil.rmtree(training_dir(voice_dir) / "tensorboard" / stage, ignore_errors=True)
+        shutil.rmtree(tensorboard_dir(training_dir(voice_dir), stage), ignore_errors=True)
         if state.done(stage):
             state.set(stage, False)
 
