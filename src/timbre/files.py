@@ -17,6 +17,15 @@ from pathlib import Path
 
 
 def _umask() -> int:
+    """The process's umask. Linux reports it in /proc; elsewhere it is read by setting and restoring it, which
+    briefly changes it for every thread (a server's other threads may be creating files), so /proc comes first."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
