@@ -53,11 +53,8 @@ def run_app(argv: list[str]) -> None:
     except TrainingInterrupted as exc:
         err_console.print(f"[yellow]interrupted:[/] {exc}", highlight=False)
         raise SystemExit(130) from None
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
-        raise SystemExit(130) from None
     except SystemExit as exc:
-        if exc.code == 130:  # typer turns Ctrl-C into a silent exit 130
+        if exc.code == 130:  # Ctrl-C: typer turns the KeyboardInterrupt into a silent exit 130
             err_console.print("[yellow]interrupted[/]")
         raise
     finally:
