@@ -54,6 +54,13 @@ def test_language_codes_follow_the_original_list_format():
     assert line == "wavs/a_0001.wav|amy|YUE|hello world again"
 
 
+def test_lang_is_needed_only_without_a_transcript_list():
+    with pytest.raises(ValueError, match="--lang"):
+        _config(lang=None)
+    config = _config(lang=None, asr=None, transcripts=Path("clips.list"))
+    assert config.lang is None and config.list_lang is None
+
+
 def test_read_list_resolves_paths_against_the_list(tmp_path):
     (tmp_path / "sub").mkdir()
     lst = tmp_path / "sub" / "voice.list"

@@ -105,8 +105,8 @@ def test_transcript_list_mode_and_interrupted_run(recordings, tmp_path, monkeypa
     before = _snapshot(recordings)
     out = tmp_path / "ds"
     config = PrepareConfig(
-        inputs=(), out_dir=out, speaker="spk", lang="en", transcripts=recordings / "clips.list", denoise=False
-    )
+        inputs=(), out_dir=out, speaker="spk", transcripts=recordings / "clips.list", denoise=False
+    )  # no lang: the list's lines give theirs
     real_write = pipeline_module.write_wav
     calls = []
 
@@ -139,6 +139,7 @@ def test_transcript_list_mode_and_interrupted_run(recordings, tmp_path, monkeypa
         "spk|EN|I trust you had an historic evening.",
     ]
     assert [Path(s.source).name for s in manifest.segments] == ["one.wav", "two.ogg"]
+    assert manifest.lang == "en"
     assert all(sf.info(out / s.wav).samplerate == 32000 for s in manifest.segments)
     assert _snapshot(recordings) == before
 

@@ -429,3 +429,20 @@ def test_auto_batch_size_probes_until_out_of_memory(monkeypatch: pytest.MonkeyPa
     assert autobatch.probe(autobatch.gpt_probe(model, items, torch.device("cpu"), "fp32"), limit=64) == 4
     assert sizes == [1, 2, 4, 8]
     assert all(p.grad is None for p in model.parameters())  # probing leaves no gradients behind
+
+
+def test_a_list_from_the_original_webui_with_wav_dir(dataset: Path, tmp_path: Path) -> None:
+    """Absolute Windows paths from the machine that made the list: found by name in --wav-dir."""
+    from timbre.train.inputs import check_dataset
+
+    data = _copy_dataset(dataset, tmp_path / "data")
+    lines = (data / "dataset.list").read_text(encoding="utf-8").splitlines()
+    foreign = [line.replace("wavs/", "D:\\GPT-SoVITS\\output\\slicer_opt\\", 1) for line in lines]
+    (data / "dataset.list").write_text("\n".join(foreign) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="do not exist.*tiny_000.wav.*--wav-dir"):
+        check_dataset(data)
+    summary = check_dataset(data, data / "wavs")
+    assert [s.wav for s in summary.segments] == sorted((data / "wavs").resolve().glob("*.wav"))
+    assert [s.name for s in summary.segments] == ["tiny_000", "tiny_001", "tiny_002", "tiny_003"]
+    with pytest.raises(ValueError, match="--wav-dir: folder not found"):
+        TrainOptions(dataset_dir=data, out_dir=tmp_path / "v", config="tiny", wav_dir=tmp_path / "nope")

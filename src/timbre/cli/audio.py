@@ -14,7 +14,12 @@ from timbre.cli._app import app, console
 def prepare(
     out: Annotated[Path, typer.Option("--out", help="Dataset folder to create (or resume).")],
     speaker: Annotated[str, typer.Option(help="Speaker name written in the .list file.")],
-    lang: Annotated[str, typer.Option(help="Language: zh, en, ja, ko or yue.")],
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            help="Language: zh, en, ja, ko or yue (not needed with --transcripts: its lines give theirs)."
+        ),
+    ] = None,
     inputs: Annotated[
         list[Path] | None,
         typer.Argument(

@@ -67,6 +67,13 @@ OverwriteOpt = Annotated[
         "and the voice's weights replaced when the new run finishes.",
     ),
 ]
+WavDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder of the listed audio files, found by file name where the list's paths do not exist "
+        "(a list written by the original's WebUI on another machine)."
+    ),
+]
 LoraOpt = Annotated[
     int, typer.Option(help="LoRA rank (0: full fine-tuning); merged into the exported weights.")
 ]
@@ -85,6 +92,7 @@ def _batch(value: str | None) -> int | str | None:
 def train(
     dataset: DatasetArg,
     out: OutOpt = None,
+    wav_dir: WavDirOpt = None,
     config: ConfigOpt = "default",
     pretrained_gpt: GptOpt = None,
     pretrained_sovits: SovitsOpt = None,
@@ -129,6 +137,7 @@ def train(
     opts = TrainOptions(
         dataset_dir=dataset,
         out_dir=out,
+        wav_dir=wav_dir,
         config=config,
         pretrained_gpt=pretrained_gpt,
         pretrained_sovits=pretrained_sovits,
@@ -188,6 +197,7 @@ def slurm(
     python: Annotated[str, typer.Option(help="Python interpreter on the cluster.")] = "python",
     port: Annotated[int, typer.Option(help="Rendezvous port on the first node.")] = 29500,
     out: OutOpt = None,
+    wav_dir: WavDirOpt = None,
     config: ConfigOpt = "default",
     pretrained_gpt: GptOpt = None,
     pretrained_sovits: SovitsOpt = None,
@@ -236,6 +246,7 @@ def slurm(
     args = [str(dataset.resolve()), "--quiet"]
     for name, value in (
         ("--out", out),
+        ("--wav-dir", wav_dir),
         ("--config", config),
         ("--pretrained-gpt", pretrained_gpt),
         ("--pretrained-sovits", pretrained_sovits),

@@ -77,10 +77,12 @@ def extract_dataset(
     extractors: Extractors,
     list_file: str | Path | None = None,
     progress: Progress | None = None,
+    wav_dir: Path | None = None,
 ) -> ExtractionReport:
-    """Extract (or bring up to date) every segment's features; returns what was computed, skipped and failed."""
+    """Extract (or bring up to date) every segment's features; returns what was computed, skipped and failed.
+    `wav_dir`: where to find the listed audio files by name when the paths in the list do not exist."""
     root = Path(dataset_dir).resolve()
-    segments = read_segments(Path(list_file) if list_file else find_list_file(root))
+    segments = read_segments(Path(list_file) if list_file else find_list_file(root), wav_dir)
     if extractors.roberta is None and not extractors.allow_zero_bert:
         chinese = [s.name for s in segments if s.lang in FEATURE_LANGUAGES]
         if chinese:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from timbre.errors import TimbreError
 from timbre.features.store import check_segment_id
-
-LANG_ALIASES = {"jp": "ja"}
+from timbre.listformat import read_list
 
 
 @dataclass(frozen=True)
@@ -37,27 +36,20 @@ def find_list_file(dataset_dir: Path) -> Path:
     return lists[0]
 
 
-def read_segments(list_file: Path) -> list[ListSegment]:
-    """Parse `wav|speaker|LANG|text` lines; relative wav paths are resolved against the list's folder."""
+def read_segments(list_file: Path, wav_dir: Path | None = None) -> list[ListSegment]:
+    """The list's segments (see `timbre.listformat.read_list` for how wav paths are found), with unique names."""
     if not list_file.is_file():
         raise TimbreError(f"{list_file}: transcript list not found; run `timbre prepare` first")
+    try:
+        entries = read_list(list_file, wav_dir)
+    except ValueError as exc:
+        raise TimbreError(str(exc)) from None
     segments: list[ListSegment] = []
     names: set[str] = set()
-    for number, line in enumerate(list_file.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split("|", 3)]
-        if len(fields) != 4 or not fields[3]:
-            raise TimbreError(f"{list_file}:{number}: expected 'wav|speaker|LANG|text', got {line!r}")
-        wav = (list_file.parent / fields[0]).resolve()
-        name = check_segment_id(wav.stem)
+    for entry in entries:
+        name = check_segment_id(entry.wav.stem)
         if name in names:
-            raise TimbreError(
-                f"{list_file}:{number}: two segments are named {name!r}; give the files unique names"
-            )
+            raise TimbreError(f"{list_file}: two segments are named {name!r}; give the files unique names")
         names.add(name)
-        lang = LANG_ALIASES.get(fields[2].lower(), fields[2].lower())
-        segments.append(ListSegment(name, wav, fields[1], lang, fields[3]))
-    if not segments:
-        raise TimbreError(f"{list_file}: the transcript list has no entries")
+        segments.append(ListSegment(name, entry.wav, entry.speaker, entry.lang, entry.text))
     return segments

@@ -1,6 +1,7 @@
 """Data preparation: recordings -> sliced, cleaned 32 kHz segments with transcripts (`timbre prepare`)."""
 
-from timbre.prepare.config import LIST_LANG, PrepareConfig, normalize_lang
+from timbre.listformat import LIST_LANG, ListEntry, normalize_lang, read_list
+from timbre.prepare.config import PrepareConfig
 from timbre.prepare.manifest import (
     LIST_NAME,
     MANIFEST_NAME,
@@ -10,7 +11,6 @@ from timbre.prepare.manifest import (
     load_manifest,
 )
 from timbre.prepare.pipeline import PrepareProgress, ProgressFn, prepare_dataset
-from timbre.prepare.transcripts import ListEntry, read_list
 
 __all__ = [
     "LIST_LANG",

@@ -8,16 +8,9 @@ from pathlib import Path
 from timbre.audio.loudness import DEFAULT_CEILING, DEFAULT_TARGET_LUFS
 from timbre.audio.slicing import SliceConfig
 from timbre.audio.validate import ValidationConfig
+from timbre.listformat import LIST_LANG, normalize_lang
 
 SAMPLE_RATE = 32000  # what SoVITS trains on
-LIST_LANG = {
-    "zh": "ZH",
-    "en": "EN",
-    "ja": "JA",
-    "ko": "KO",
-    "yue": "YUE",
-}  # language column of the original's .list
-_LANG_ALIASES = {"jp": "ja", "cn": "zh"}
 FORBIDDEN_IN_FIELDS = ("|", "\n", "\r")
 
 NO_TRANSCRIPTS_HELP = (
@@ -26,21 +19,12 @@ NO_TRANSCRIPTS_HELP = (
 )
 
 
-def normalize_lang(lang: str) -> str:
-    """'ZH', 'zh', 'JP', 'ja', 'Yue', ... -> the front end's code ('zh', 'ja', 'yue', ...)."""
-    code = lang.strip().lower()
-    code = _LANG_ALIASES.get(code, code)
-    if code not in LIST_LANG:
-        raise ValueError(f"unknown language '{lang}'; use one of {', '.join(LIST_LANG)}")
-    return code
-
-
 @dataclass(frozen=True)
 class PrepareConfig:
     inputs: tuple[Path, ...]  # files or folders of recordings (read only, never written)
     out_dir: Path
     speaker: str
-    lang: str  # zh / en / ja / ko / yue
+    lang: str | None = None  # zh / en / ja / ko / yue; with --transcripts, each line says its own
     transcripts: Path | None = None  # an existing .list in the original format
     asr: str | None = None  # "whisper:MODEL" (size name or local folder)
     denoise: bool = True
@@ -53,7 +37,12 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(Path(p) for p in self.inputs))
         object.__setattr__(self, "out_dir", Path(self.out_dir))
-        object.__setattr__(self, "lang", normalize_lang(self.lang))
+        if self.lang is not None:
+            object.__setattr__(self, "lang", normalize_lang(self.lang))
+        elif self.transcripts is None:
+            raise ValueError(
+                "give the language the recordings are spoken in with --lang (zh, en, ja, ko or yue)"
+            )
         if self.transcripts is not None:
             object.__setattr__(self, "transcripts", Path(self.transcripts))
         if not self.speaker.strip() or any(c in self.speaker for c in FORBIDDEN_IN_FIELDS):
@@ -70,5 +59,5 @@ class PrepareConfig:
             raise ValueError(f"peak ceiling {self.peak_ceiling} must be in (0, 1]")
 
     @property
-    def list_lang(self) -> str:
-        return LIST_LANG[self.lang]
+    def list_lang(self) -> str | None:
+        return None if self.lang is None else LIST_LANG[self.lang]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ class _Context:
     def transcribe(self, wav16k: np.ndarray) -> str:
         if self.transcriber is None:
             assert self.config.asr is not None  # noqa: S101 (config guarantees transcripts or ASR)
+            assert self.config.lang is not None  # noqa: S101 (and --lang with ASR)
             self.transcriber = WhisperTranscriber(self.config.asr, self.config.lang, self.config.asr_threads)
         return self.transcriber(wav16k)
 
@@ -188,7 +190,7 @@ def prepare_dataset(config: PrepareConfig, progress: ProgressFn | None = None) -
     write_text(out / LIST_NAME, "\n".join(lines) + "\n")
     manifest = DatasetManifest(
         speaker=config.speaker,
-        lang=config.lang,
+        lang=config.lang or Counter(job.lang for job in jobs).most_common(1)[0][0],
         sample_rate=SAMPLE_RATE,
         list_file=LIST_NAME,
         segments=records,

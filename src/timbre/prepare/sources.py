@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from timbre.audio.io import SUPPORTED_SUFFIXES, is_supported
+from timbre.listformat import ListEntry, read_list
 from timbre.prepare.config import PrepareConfig
 from timbre.prepare.manifest import STATE_DIR, WAV_DIR
-from timbre.prepare.transcripts import ListEntry, read_list
 
 
 class Job(NamedTuple):
@@ -60,6 +60,7 @@ def _match(
 def collect_jobs(config: PrepareConfig) -> tuple[list[Job], list[str]]:
     """Jobs in a stable order, and warnings about recordings left out."""
     if config.transcripts is None:
+        assert config.lang is not None  # noqa: S101 (the config requires --lang without transcripts)
         return [Job(p, None, config.lang) for p in find_recordings(config.inputs)], []
     entries = read_list(config.transcripts)
     if not config.inputs:
@@ -67,7 +68,8 @@ def collect_jobs(config: PrepareConfig) -> tuple[list[Job], list[str]]:
         if missing:
             raise ValueError(
                 f"{config.transcripts}: {len(missing)} listed file(s) not found, e.g. {missing[0]}; "
-                "paths in the list are relative to the list's folder"
+                "paths in the list are relative to the list's folder; or name the folder that holds the recordings "
+                "as an input, and they are matched by file name"
             )
         unique = {e.wav: Job(e.wav, e.text, e.lang) for e in entries}
         return list(unique.values()), []

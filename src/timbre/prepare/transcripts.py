@@ -4,45 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from timbre.prepare.config import FORBIDDEN_IN_FIELDS, LIST_LANG, normalize_lang
+from timbre.listformat import LIST_LANG
+from timbre.prepare.config import FORBIDDEN_IN_FIELDS
 
 ASR_RATE = 16000
-
-
-class ListEntry(NamedTuple):
-    wav: Path  # resolved against the list's folder
-    speaker: str
-    lang: str  # front-end code (zh, en, ...)
-    text: str
-
-
-def read_list(path: Path) -> list[ListEntry]:
-    """Parse `wav|speaker|LANG|text` lines; relative wav paths are resolved against the list's folder."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: transcript list not found")
-    entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split("|", 3)
-        if len(fields) != 4:
-            raise ValueError(f"{path}:{number}: expected 'wav|speaker|LANG|text', got {line!r}")
-        wav, speaker, lang, text = (f.strip() for f in fields)
-        try:
-            code = normalize_lang(lang)
-        except ValueError as exc:
-            raise ValueError(f"{path}:{number}: {exc}") from None
-        if not text:
-            raise ValueError(f"{path}:{number}: empty transcript for {wav}")
-        entries.append(ListEntry((path.parent / wav).resolve(), speaker, code, text))
-    if not entries:
-        raise ValueError(f"{path}: the transcript list has no entries")
-    return entries
 
 
 def clean_field(text: str) -> str:

@@ -38,13 +38,13 @@ class DatasetSummary:
     longest: float  # seconds
 
 
-def check_dataset(dataset_dir: Path) -> DatasetSummary:
+def check_dataset(dataset_dir: Path, wav_dir: Path | None = None) -> DatasetSummary:
     """The dataset's segments, after checking transcripts, files, sample rates and total length."""
     if not dataset_dir.is_dir():
         raise TimbreError(f"dataset folder not found: {dataset_dir}; run `timbre prepare` to make one")
     try:
         list_file = find_list_file(dataset_dir)
-        segments = read_segments(list_file)
+        segments = read_segments(list_file, wav_dir)
     except ValueError as exc:
         raise TimbreError(
             f"missing or incomplete transcripts: {exc}. Every clip needs a 'wav|speaker|LANG|text' line"
@@ -53,7 +53,7 @@ def check_dataset(dataset_dir: Path) -> DatasetSummary:
     if missing:
         raise TimbreError(
             f"{len(missing)} files listed in {list_file.name} do not exist ({', '.join(missing[:3])}); "
-            "fix the paths or run `timbre prepare` again"
+            "fix the paths, give the folder that holds them with --wav-dir, or run `timbre prepare` again"
         )
     seconds, longest, wrong_rate = 0.0, 0.0, []
     for seg in segments:

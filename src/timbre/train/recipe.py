@@ -103,6 +103,8 @@ TINY = Defaults(
 class TrainOptions:
     dataset_dir: Path
     out_dir: Path  # the voice folder
+    # where the list's audio files are, by file name, when the paths it gives do not exist (the original's "wav dir")
+    wav_dir: Path | None = None
     config: str = "default"  # default | tiny
     pretrained_gpt: Path | None = None
     pretrained_sovits: Path | None = None
@@ -148,6 +150,8 @@ class TrainOptions:
             raise TimbreError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
             raise TimbreError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.wav_dir is not None and not self.wav_dir.is_dir():
+            raise TimbreError(f"--wav-dir: folder not found: {self.wav_dir}")
         if self.resume and self.overwrite:
             raise TimbreError(
                 "--resume continues an earlier run and --overwrite discards it: pass one of them"
@@ -273,7 +277,7 @@ def extract(opts: TrainOptions, models: Models, device: torch.device) -> tuple[E
         speaker_identity=f"sv:{file_head_hash(opts.sv)}" if opts.sv is not None else "sv",
     )
     with stage_progress(opts.progress) as progress:
-        report = extract_dataset(opts.dataset_dir, extractors, progress=progress)
+        report = extract_dataset(opts.dataset_dir, extractors, progress=progress, wav_dir=opts.wav_dir)
     models.sovits.cpu()
     if not report.segments:
         reasons = "; ".join(f"{k}: {v}" for k, v in list(report.failures.items())[:3])
@@ -348,7 +352,7 @@ def gpt_config(opts: TrainOptions) -> GPTTrainConfig:
 
 def train_voice(opts: TrainOptions) -> TrainResult:
     """Run the whole recipe; returns what was done and the files written."""
-    summary: DatasetSummary = check_dataset(opts.dataset_dir)
+    summary: DatasetSummary = check_dataset(opts.dataset_dir, opts.wav_dir)
     check_model_dirs(opts.hubert, opts.roberta)
     if opts.config != "tiny":
         check_text_features(summary.segments, opts.roberta)
