@@ -208,3 +208,26 @@ def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.Captu
     assert " --resume" not in script.read_text()
     code, _, err = run_cli(["slurm", "data", "-o", str(script), "--out", "v"], capsys)
     assert code == 2 and "--pretrained-gpt" in err
+
+
+def test_a_voice_without_a_segment_of_reference_length_has_no_default_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from timbre.train.tiny import TINY_LINES
+
+    dataset = write_tiny_dataset(tmp_path / "dataset", seconds=10.6, lines=TINY_LINES[:1])  # over 10 s
+    voice = tmp_path / "voice"
+    threads = torch.get_num_threads()
+    try:
+        code, _, err = run_cli(
+            ["train", str(dataset), "--config", "tiny", "--out", str(voice), "--quiet"], capsys
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, err
+    assert "no training segment is 3-10 s long" in err and "--ref" in err
+    assert load_voice(voice).reference is None and (voice / "spectrogram.png").is_file()
+    code, _, err = run_cli(
+        ["synth", "--voice", str(voice), "--text", "Hi.", "--lang", "en", "-o", "x.wav"], capsys
+    )
+    assert code == 2 and "give a reference clip: --ref" in err

@@ -446,3 +446,20 @@ def test_a_list_from_the_original_webui_with_wav_dir(dataset: Path, tmp_path: Pa
     assert [s.name for s in summary.segments] == ["tiny_000", "tiny_001", "tiny_002", "tiny_003"]
     with pytest.raises(ValueError, match="--wav-dir: folder not found"):
         TrainOptions(dataset_dir=data, out_dir=tmp_path / "v", config="tiny", wav_dir=tmp_path / "nope")
+
+
+def test_the_default_reference_is_a_segment_synthesis_accepts(tmp_path: Path) -> None:
+    """Closest to 5 s among the 3-10 s segments; none (and no reference in the voice) when no segment fits."""
+    import json
+
+    from timbre.train.export import pick_reference
+
+    (tmp_path / "features").mkdir()
+    entries = []
+    for name, seconds in (("long", 12.0), ("short", 2.0), ("seven", 7.0), ("four", 4.0)):
+        sf.write(tmp_path / f"{name}.wav", np.zeros(int(seconds * 32000), np.int16), 32000)
+        entries.append({"name": name, "wav": f"{name}.wav", "text": name, "lang": "en"})
+    (tmp_path / "features" / "index.json").write_text(json.dumps({"segments": entries}), encoding="utf-8")
+    assert pick_reference(tmp_path, ["long", "short", "seven", "four"])["name"] == "four"
+    assert pick_reference(tmp_path, ["long", "short", "seven"])["name"] == "seven"
+    assert pick_reference(tmp_path, ["long", "short"]) is None

@@ -6,7 +6,8 @@ The folder is a `timbre.infer.voice` voice (what `timbre synth --voice` loads), 
     gpt.safetensors (+ gpt.json), sovits.safetensors (+ sovits.json)   timbre's format, fp32
     hubert/               the HuBERT folder used for the features (copied unless `copy_hubert=False`)
     sv.ckpt               v2Pro*: the speaker-verification model used for the features (copied with hubert/)
-    reference.wav         a 3-10 s training segment (32 kHz); its transcript and language are in voice.json
+    reference.wav         a 3-10 s training segment (32 kHz; none if no segment is that long); its transcript and
+                          language are in voice.json
     sovits_losses.png, gpt_losses.png, spectrogram.png
     training/             metrics CSV, TensorBoard logs, resumable checkpoints, stages.json, run.json
 """
@@ -45,13 +46,14 @@ class VoiceParts(NamedTuple):
     sv: Path | None = None
 
 
-def pick_reference(dataset_dir: Path, names: list[str]) -> dict[str, Any]:
-    """The index entry (name, wav, text, lang, …) of the segment closest to 5 s among those of 3-10 s."""
+def pick_reference(dataset_dir: Path, names: list[str]) -> dict[str, Any] | None:
+    """The index entry (name, wav, text, lang, …) of the segment closest to 5 s among those of 3-10 s; None when no
+    segment is that long (synthesis refuses a reference outside those limits, so the voice gets none)."""
     wanted = set(names)
     entries = [e for e in load_index(dataset_dir) if e["name"] in wanted]
     durations = {e["name"]: sf.info(str(dataset_dir / e["wav"])).duration for e in entries}
     usable = [e for e in entries if REFERENCE_RANGE[0] <= durations[e["name"]] <= REFERENCE_RANGE[1]]
-    return min(usable or entries, key=lambda e: abs(durations[e["name"]] - REFERENCE_TARGET))
+    return min(usable, key=lambda e: abs(durations[e["name"]] - REFERENCE_TARGET)) if usable else None
 
 
 def write_voice(voice_dir: Path, parts: VoiceParts, dataset_dir: Path, names: list[str]) -> dict[str, Path]:
@@ -65,6 +67,13 @@ def write_voice(voice_dir: Path, parts: VoiceParts, dataset_dir: Path, names: li
         "gpt_safetensors": save_safetensors(gpt_ckpt, voice_dir / "gpt.safetensors"),
     }
     ref = pick_reference(dataset_dir, names)
+    if ref is None:
+        warnings.warn(
+            f"no training segment is {REFERENCE_RANGE[0]:g}-{REFERENCE_RANGE[1]:g} s long, so the voice has no "
+            "default reference: give `timbre synth` one with --ref, --ref-text and --ref-lang",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     for stage in ("sovits", "gpt"):  # the trainers draw their loss curves beside their CSV
         curve = voice_dir / "training" / f"{stage}_losses.png"
         if curve.is_file():
@@ -75,7 +84,7 @@ def write_voice(voice_dir: Path, parts: VoiceParts, dataset_dir: Path, names: li
         sovits_ckpt,
         weights="original",
         hubert=parts.hubert,
-        reference=(dataset_dir / ref["wav"], ref["text"], ref["lang"]),
+        reference=None if ref is None else (dataset_dir / ref["wav"], ref["text"], ref["lang"]),
         info=parts.info | {"safetensors": {"gpt": "gpt.safetensors", "sovits": "sovits.safetensors"}},
         overwrite=True,
         sv=parts.sv,
@@ -84,7 +93,7 @@ def write_voice(voice_dir: Path, parts: VoiceParts, dataset_dir: Path, names: li
     if voice.reference is not None:
         files["reference"] = voice.reference.audio
     try:  # a preview: the voice is complete without it
-        segment = load_segment(dataset_dir, ref["name"])
+        segment = load_segment(dataset_dir, ref["name"] if ref is not None else names[0])
         files["spectrogram"] = spectrogram_png(parts.sovits, segment, voice_dir / "spectrogram.png")
     except Exception as exc:  # noqa: BLE001 - any failure of the preview must not cost the finished voice
         warnings.warn(f"spectrogram.png not drawn: {exc}", RuntimeWarning, stacklevel=2)
