@@ -1,9 +1,13 @@
-"""Atomic writes: all or nothing, and the finished file has the usual permissions (safetensors writes 0600)."""
+"""Atomic writes: all or nothing, and the finished file has the usual permissions (safetensors writes 0600); a
+folder held by one process at a time."""
 
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +16,8 @@ from safetensors.numpy import save_file
 from tests.test_compat_checkpoints import fake_gpt
 
 from timbre.compat.native import save_safetensors
-from timbre.files import atomic_path, new_file_mode
+from timbre.errors import TimbreError
+from timbre.files import atomic_path, exclusive_dir, new_file_mode
 
 
 def _mode(path: Path) -> int:
@@ -47,3 +52,55 @@ def test_voice_weights_are_readable_by_others_under_the_usual_umask(tmp_path: Pa
     finally:
         os.umask(previous)
     assert _mode(path) == 0o644
+
+
+def test_a_held_folder_is_refused_to_anyone_else_until_released(tmp_path: Path) -> None:
+    folder = tmp_path / "voice"
+    with exclusive_dir(folder, "timbre train"):
+        assert folder.is_dir()
+        with pytest.raises(TimbreError, match=r"voice is in use by another timbre train; wait"):
+            with exclusive_dir(folder, "timbre train"):
+                pass
+    with exclusive_dir(folder, "timbre train"):  # released
+        pass
+    (tmp_path / "file").touch()
+    with pytest.raises(TimbreError, match="is a file"):
+        with exclusive_dir(tmp_path / "file", "timbre train"):
+            pass
+
+
+def test_a_failed_block_removes_only_an_empty_folder_it_created(tmp_path: Path) -> None:
+    for folder, content in ((tmp_path / "new" / "voice", False), (tmp_path / "kept", True)):
+        with pytest.raises(RuntimeError):
+            with exclusive_dir(folder, "timbre train"):
+                if content:
+                    (folder / "x").touch()
+                raise RuntimeError
+        assert folder.exists() == content
+    assert (tmp_path / "new").is_dir()  # only the folder itself, not its parents
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    with pytest.raises(RuntimeError):
+        with exclusive_dir(existing, "timbre train"):
+            raise RuntimeError
+    assert existing.is_dir()
+
+
+def test_a_killed_holder_leaves_no_lock(tmp_path: Path) -> None:
+    folder = tmp_path / "voice"
+    code = (
+        "import sys, time; from pathlib import Path; from timbre.files import exclusive_dir\n"
+        "with exclusive_dir(Path(sys.argv[1]), 'timbre train'):\n"
+        "    print('held', flush=True); time.sleep(60)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        with pytest.raises(TimbreError, match="in use"):
+            with exclusive_dir(folder, "timbre train"):
+                pass
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    with exclusive_dir(folder, "timbre train"):
+        pass

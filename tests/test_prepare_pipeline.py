@@ -207,6 +207,11 @@ def test_bad_inputs_and_unsafe_outputs(recordings, tmp_path):
     assert (foreign / "notes.txt").read_text() == "keep me"
     with pytest.raises(ValueError, match="no such file or folder"):
         run([tmp_path / "nothing"], tmp_path / "o4")
+    from timbre.files import exclusive_dir
+
+    with exclusive_dir(tmp_path / "o5", "timbre prepare"):  # another run preparing the same folder
+        with pytest.raises(ValueError, match="in use by another timbre prepare"):
+            run([recordings / "clips" / "one.wav"], tmp_path / "o5")
 
 
 def test_cli_prepare(recordings, tmp_path, capsys):

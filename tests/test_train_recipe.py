@@ -463,3 +463,11 @@ def test_the_default_reference_is_a_segment_synthesis_accepts(tmp_path: Path) ->
     assert pick_reference(tmp_path, ["long", "short", "seven", "four"])["name"] == "four"
     assert pick_reference(tmp_path, ["long", "short", "seven"])["name"] == "seven"
     assert pick_reference(tmp_path, ["long", "short"]) is None
+
+
+def test_a_voice_folder_in_use_by_another_run_is_refused(dataset: Path, tmp_path: Path) -> None:
+    from timbre.files import exclusive_dir
+
+    with exclusive_dir(tmp_path / "voice", "timbre train"):  # another `timbre train` writing there
+        with pytest.raises(ValueError, match="in use by another timbre train"):
+            _train(dataset, tmp_path / "voice", config="tiny")

@@ -15,6 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from timbre.errors import TimbreError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: folders are not locked
+    fcntl = None  # type: ignore[assignment]
+
 
 def _umask() -> int:
     """The process's umask. Linux reports it in /proc; elsewhere it is read by setting and restoring it, which
@@ -29,6 +36,35 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextmanager
+def exclusive_dir(folder: Path, user: str) -> Iterator[Path]:
+    """Hold `folder` (created if missing) for this process until the block ends; another process asking for it
+    meanwhile gets a `TimbreError` at once, naming `user` (what holds it, e.g. "timbre train"). The lock is the
+    kernel's (`flock` on the folder itself), so a killed process never leaves it behind. A folder this call created
+    is removed again when the block fails and leaves it empty."""
+    if folder.exists() and not folder.is_dir():
+        raise TimbreError(f"{folder} is a file; give a folder")
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise TimbreError(
+                    f"{folder} is in use by another {user}; wait for it to finish, or choose another folder"
+                ) from None
+        try:
+            yield folder
+        except BaseException:
+            if created and not any(folder.iterdir()):
+                folder.rmdir()
+            raise
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def new_file_mode() -> int:

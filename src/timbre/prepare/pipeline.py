@@ -25,6 +25,7 @@ from timbre.audio.loudness import limit_peaks, normalize_loudness
 from timbre.audio.slicing import Segment, plan_segments, speech_regions
 from timbre.audio.vad import speech_probabilities
 from timbre.audio.validate import AudioValidationError, validate_signal, validate_speech
+from timbre.files import exclusive_dir
 from timbre.prepare.config import SAMPLE_RATE, PrepareConfig
 from timbre.prepare.manifest import (
     LIST_NAME,
@@ -34,7 +35,7 @@ from timbre.prepare.manifest import (
     SegmentRecord,
     SourceState,
 )
-from timbre.prepare.sources import Job, claim_output_dir, collect_jobs
+from timbre.prepare.sources import Job, check_output_dir, collect_jobs, open_output_dir
 from timbre.prepare.transcripts import ASR_RATE, WhisperTranscriber, format_list_line, resolve_whisper_model
 
 TRIM_MARGIN_SECONDS = 0.3  # silence kept around the speech of a clip that comes with its transcript
@@ -173,7 +174,15 @@ def prepare_dataset(config: PrepareConfig, progress: ProgressFn | None = None) -
     if config.asr is not None:
         resolve_whisper_model(config.asr)  # fail before any work when the model cannot be found
     jobs, warnings = collect_jobs(config)
-    out = claim_output_dir(config, [job.path for job in jobs])
+    out = check_output_dir(config, [job.path for job in jobs])
+    with exclusive_dir(out, "timbre prepare"):  # two runs in one folder would remove each other's temp files
+        open_output_dir(out)
+        return _prepare(config, jobs, warnings, out, progress)
+
+
+def _prepare(
+    config: PrepareConfig, jobs: list[Job], warnings: list[str], out: Path, progress: ProgressFn | None
+) -> DatasetManifest:
     ctx = _Context(config, out, progress or (lambda _event: None))
     records: list[SegmentRecord] = []
     lines: list[str] = []

@@ -93,8 +93,8 @@ def collect_jobs(config: PrepareConfig) -> tuple[list[Job], list[str]]:
     return jobs, warnings
 
 
-def claim_output_dir(config: PrepareConfig, sources: list[Path]) -> Path:
-    """Create (or reuse) the dataset folder after checking it cannot touch the inputs; remove stale temp files."""
+def check_output_dir(config: PrepareConfig, sources: list[Path]) -> Path:
+    """The dataset folder (resolved), after checking that it cannot touch the inputs and is new, empty or a dataset."""
     out = config.out_dir.expanduser().resolve()
     for item in config.inputs:
         folder = Path(item).expanduser().resolve()
@@ -114,9 +114,13 @@ def claim_output_dir(config: PrepareConfig, sources: list[Path]) -> Path:
             raise ValueError(
                 f"--out {out} already exists, is not empty and is not a timbre dataset; choose a new or empty folder"
             )
+    return out
+
+
+def open_output_dir(out: Path) -> None:
+    """Create (or reuse) the dataset folder's layout and remove the temp files of a killed run."""
     for sub in (out / WAV_DIR, out / STATE_DIR):
         sub.mkdir(parents=True, exist_ok=True)
     for folder in (out, out / WAV_DIR, out / STATE_DIR):
         for leftover in folder.glob(".*.tmp-*"):
             leftover.unlink(missing_ok=True)  # a write interrupted by a killed run
-    return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from timbre.features.hubert import HubertExtractor, HubertOptions
 from timbre.features.loading import load_segment
 from timbre.features.roberta import RobertaPhoneFeatures
 from timbre.features.speaker import load_speaker_model
+from timbre.files import exclusive_dir
 from timbre.models.gpt import Text2SemanticDecoder
 from timbre.models.sovits import PRO_VERSIONS, SynthesizerTrn
 from timbre.train import autobatch, export, tiny
@@ -361,19 +363,21 @@ def train_voice(opts: TrainOptions) -> TrainResult:
             f"--device {opts.device} was requested but no CUDA GPU is available (use auto or cpu)"
         )
     env = DistEnv.from_environ()
-    stages = STAGE_ORDER if opts.stage == "all" else (opts.stage,)
-    earlier = claim_voice_dir(opts.out_dir, stages, opts.resume, opts.overwrite)
-    threads = opts.threads or (1 if opts.config == "tiny" else None)
-    if threads:
-        torch.set_num_threads(threads)
-    models = build_models(opts)
-    device = env.device(prefer_cuda=opts.device != "cpu")
-    # under torchrun every rank checked the folder; one removes what --overwrite discards
-    if env.is_main:
-        clear_stages(opts.out_dir, earlier)
-    opts.out_dir.mkdir(parents=True, exist_ok=True)
-    with distributed(env, device):  # one process group for extraction and both stages
-        return _train_stages(opts, summary, models, env, device)
+    # one run at a time writes a voice folder (under torchrun the main process holds it for all)
+    with exclusive_dir(opts.out_dir, "timbre train") if env.is_main else nullcontext():
+        stages = STAGE_ORDER if opts.stage == "all" else (opts.stage,)
+        earlier = claim_voice_dir(opts.out_dir, stages, opts.resume, opts.overwrite)
+        threads = opts.threads or (1 if opts.config == "tiny" else None)
+        if threads:
+            torch.set_num_threads(threads)
+        models = build_models(opts)
+        device = env.device(prefer_cuda=opts.device != "cpu")
+        # under torchrun every rank checked the folder; one removes what --overwrite discards
+        if env.is_main:
+            clear_stages(opts.out_dir, earlier)
+        opts.out_dir.mkdir(parents=True, exist_ok=True)
+        with distributed(env, device):  # one process group for extraction and both stages
+            return _train_stages(opts, summary, models, env, device)
 
 
 def _train_stages(
