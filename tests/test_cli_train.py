@@ -162,6 +162,20 @@ def test_ctrl_c_exits_130_and_says_so(
     assert code == 130 and err.strip().startswith(message) and len(err.strip().splitlines()) == 1
 
 
+def test_a_full_disk_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    def full(opts: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "v/training/checkpoints/sovits/x.pt")
+
+    monkeypatch.setattr("timbre.train.recipe.train_voice", full)
+    code, _, err = run_cli(["train", "data", "--config", "tiny", "--out", "v"], capsys)
+    assert code == 2 and err.strip().startswith("error: [Errno 28] No space left on device")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dataset = write_tiny_dataset(tmp_path / "dataset", seconds=2.0)  # 4 x 2 s = 8 s
     code, _, err = run_cli(["train", str(dataset), "--config", "tiny", "--out", str(tmp_path / "v")], capsys)

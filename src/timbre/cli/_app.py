@@ -47,7 +47,7 @@ def run_app(argv: list[str]) -> None:
     previous, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         app(args=argv, prog_name="timbre", standalone_mode=True)
-    except (ValueError, FileNotFoundError, PermissionError) as exc:
+    except (ValueError, OSError) as exc:  # bad input; a missing, unreadable or unwritable file; a full disk
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise SystemExit(2) from None
     except TrainingInterrupted as exc:
