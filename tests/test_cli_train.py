@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shutil
 import subprocess
 import time
@@ -115,12 +116,17 @@ def test_resume_skips_finished_stages_and_stage_gpt_overwrite_retrains_only_the_
     )  # left by an earlier, interrupted run
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"stale")
+    killed_save = stale.with_name(
+        f".{stale.name}.tmp-{os.getpid()}-0123abcd.pt"
+    )  # a save cut short by a kill
+    killed_save.write_bytes(b"partial")
     code, stdout, err = run_cli(
         [*base, "--stage", "gpt", "--epochs-gpt", "1", "--overwrite", "--keep-checkpoints"], capsys
     )
     assert code == 0, err
     assert "trained gpt on 4 segments" in stdout
     assert not stale.exists() and list(stale.parent.glob("step-*.pt"))  # the new run's checkpoints only
+    assert not killed_save.exists()
     sovits_after = load_safetensors(copy / "sovits.safetensors").state_dict
     gpt_after = load_safetensors(copy / "gpt.safetensors").state_dict
     assert all(torch.equal(sovits_before[k], sovits_after[k]) for k in sovits_before)

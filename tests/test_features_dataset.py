@@ -127,7 +127,12 @@ def extractors(hubert, roberta, **changes) -> Extractors:
 
 
 def test_extract_skip_and_redo(tmp_path, hubert, roberta):
+    from tests.test_files import dead_pid
+
     root = make_dataset(tmp_path / "ds")
+    killed = root / "features" / "hubert" / f".a.safetensors.tmp-{dead_pid()}-00ff00ff.safetensors"
+    killed.parent.mkdir(parents=True)
+    killed.write_bytes(b"partial")  # left by an extraction that was killed
     stages: set[str] = set()
     report = extract_dataset(
         root, extractors(hubert, roberta), progress=lambda stage, done, total: stages.add(stage)
@@ -147,6 +152,7 @@ def test_extract_skip_and_redo(tmp_path, hubert, roberta):
     }
     assert stages == {"text", "hubert", "bert", "semantic", "spec", "sv"}
     assert [e["name"] for e in load_index(root)] == ["a", "b"]
+    assert not killed.exists()
 
     a = load_segment(root, "a", bert_dim=16)
     assert a.ssl.shape == (24, 49) and a.codes is not None and a.codes.shape == (24,)

@@ -17,7 +17,7 @@ from tests.test_compat_checkpoints import fake_gpt
 
 from timbre.compat.native import save_safetensors
 from timbre.errors import TimbreError
-from timbre.files import atomic_path, exclusive_dir, new_file_mode
+from timbre.files import atomic_path, exclusive_dir, new_file_mode, remove_stale_temp_files
 
 
 def _mode(path: Path) -> int:
@@ -104,3 +104,24 @@ def test_a_killed_holder_leaves_no_lock(tmp_path: Path) -> None:
         child.wait()
     with exclusive_dir(folder, "timbre train"):
         pass
+
+
+def dead_pid() -> int:
+    """The PID of a process that has finished."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temp_files_of_killed_runs_are_removed_and_a_running_ones_kept(tmp_path: Path) -> None:
+    dead = tmp_path / "checkpoints" / "sovits" / f".step-000000040.pt.tmp-{dead_pid()}-0a1b2c3d.pt"
+    alive = tmp_path / f".index.json.tmp-{os.getpid()}-12345678.json"
+    other = tmp_path / ".notes.tmp-draft"  # not a name timbre writes
+    for path in (dead, alive, other):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    assert remove_stale_temp_files(tmp_path) == 1
+    assert not dead.exists() and alive.exists() and other.exists()
+    assert remove_stale_temp_files(tmp_path, held=True) == 1  # the caller holds the folder: all are stale
+    assert not alive.exists() and other.exists()
+    assert remove_stale_temp_files(tmp_path / "missing") == 0

@@ -10,6 +10,7 @@ served by another user (a container, a web server).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +66,36 @@ def exclusive_dir(folder: Path, user: str) -> Iterator[Path]:
             raise
     finally:
         os.close(fd)  # releases the lock
+
+
+_TEMP_NAME = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+")
+
+
+def remove_stale_temp_files(folder: Path, held: bool = False) -> int:
+    """Remove the temporary files (`atomic_path`) that runs killed mid-write left anywhere under `folder`; returns
+    how many. Unless the caller holds the folder (`exclusive_dir`; then no one else writes there), a file whose
+    writing process still runs is kept. Checkpoints are large: every killed save would otherwise keep its size on
+    disk for good."""
+    removed = 0
+    for path in folder.rglob(".*.tmp-*") if folder.is_dir() else ():
+        match = _TEMP_NAME.match(path.name)
+        if match is None or not path.is_file() or (not held and _process_runs(int(match.group(1)))):
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _process_runs(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def new_file_mode() -> int:

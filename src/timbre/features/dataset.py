@@ -35,7 +35,7 @@ from timbre.features.prep import INT16_SCALE, load_mono, training_audio
 from timbre.features.reference import ExtractLatent, SpeakerFn, semantic_codes
 from timbre.features.roberta import FEATURE_LANGUAGES, PhoneText, RobertaPhoneFeatures
 from timbre.features.store import FEATURES_DIR, FeatureStore, content_key, file_digest
-from timbre.files import atomic_path
+from timbre.files import atomic_path, remove_stale_temp_files
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -82,6 +82,7 @@ def extract_dataset(
     """Extract (or bring up to date) every segment's features; returns what was computed, skipped and failed.
     `wav_dir`: where to find the listed audio files by name when the paths in the list do not exist."""
     root = Path(dataset_dir).resolve()
+    remove_stale_temp_files(root / FEATURES_DIR)  # left by killed runs; a running one's are kept
     segments = read_segments(Path(list_file) if list_file else find_list_file(root), wav_dir)
     if extractors.roberta is None and not extractors.allow_zero_bert:
         chinese = [s.name for s in segments if s.lang in FEATURE_LANGUAGES]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from timbre.audio.io import SUPPORTED_SUFFIXES, is_supported
+from timbre.files import remove_stale_temp_files
 from timbre.listformat import ListEntry, read_list
 from timbre.prepare.config import PrepareConfig
 from timbre.prepare.manifest import STATE_DIR, WAV_DIR
@@ -121,6 +122,4 @@ def open_output_dir(out: Path) -> None:
     """Create (or reuse) the dataset folder's layout and remove the temp files of a killed run."""
     for sub in (out / WAV_DIR, out / STATE_DIR):
         sub.mkdir(parents=True, exist_ok=True)
-    for folder in (out, out / WAV_DIR, out / STATE_DIR):
-        for leftover in folder.glob(".*.tmp-*"):
-            leftover.unlink(missing_ok=True)  # a write interrupted by a killed run
+    remove_stale_temp_files(out, held=True)  # prepare_dataset holds the folder

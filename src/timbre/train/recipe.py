@@ -29,7 +29,7 @@ from timbre.features.hubert import HubertExtractor, HubertOptions
 from timbre.features.loading import load_segment
 from timbre.features.roberta import RobertaPhoneFeatures
 from timbre.features.speaker import load_speaker_model
-from timbre.files import exclusive_dir
+from timbre.files import exclusive_dir, remove_stale_temp_files
 from timbre.models.gpt import Text2SemanticDecoder
 from timbre.models.sovits import PRO_VERSIONS, SynthesizerTrn
 from timbre.train import autobatch, export, tiny
@@ -367,6 +367,8 @@ def train_voice(opts: TrainOptions) -> TrainResult:
     with exclusive_dir(opts.out_dir, "timbre train") if env.is_main else nullcontext():
         stages = STAGE_ORDER if opts.stage == "all" else (opts.stage,)
         earlier = claim_voice_dir(opts.out_dir, stages, opts.resume, opts.overwrite)
+        if env.is_main:  # what killed runs left mid-write (a checkpoint is hundreds of MB)
+            remove_stale_temp_files(opts.out_dir, held=True)
         threads = opts.threads or (1 if opts.config == "tiny" else None)
         if threads:
             torch.set_num_threads(threads)
