@@ -124,7 +124,7 @@ from pathlib import Path
 import torch
 
 from timbre.errors import TimbreError
-from timbre.train.distributed import DistEnv, distributed, main_rank_first
+from timbre.train.distributed import DistEnv, any_rank, distributed, main_rank_first, min_over_ranks
 
 out, fail = Path(sys.argv[1]), sys.argv[2] == "fail"
 env = DistEnv.from_environ()
@@ -146,7 +146,9 @@ with distributed(env, device), distributed(env, device):  # re-entrant: the inne
         result = main_rank_first(env, device, work)
     except (TimbreError, ValueError) as exc:
         result = f"{type(exc).__name__}: {exc}"
+    agreed = (min_over_ranks(10 + 5 * env.rank, device), any_rank(env.rank == 1, device), any_rank(False, device))
 (out / f"rank{env.rank}.txt").write_text(result)
+(out / f"agreed{env.rank}.txt").write_text(repr(agreed))
 """
 )
 
@@ -162,6 +164,8 @@ def test_rank_zero_prepares_first_and_its_failure_reaches_every_rank(tmp_path: P
     else:
         assert got[0] == "ValueError: corrupt segment"
         assert got[1].startswith("TimbreError: rank 0 failed")
+    # every rank learns the smallest value and whether any rank's flag is set
+    assert [(tmp_path / f"agreed{r}.txt").read_text() for r in (0, 1)] == ["(10, True, False)"] * 2
 
 
 def test_ddp_keeps_the_discriminators_k_major_gradient_layout(tmp_path: Path) -> None:
@@ -187,3 +191,84 @@ def test_ddp_keeps_the_discriminators_k_major_gradient_layout(tmp_path: Path) ->
     k_major = [p for n, p in disc.named_parameters() if n.endswith("weight_v") and not p.is_contiguous()]
     assert len(k_major) == 6  # convs.4 of each period discriminator, convs.5 of the scale discriminator
     assert all(p.grad is not None and p.grad.stride() == p.stride() for p in k_major)
+
+
+STOP_WORKER = (
+    HANG_DUMP
+    + """
+import os, signal, sys
+from pathlib import Path
+
+import torch
+
+torch.set_num_threads(1)
+from timbre.errors import TrainingInterrupted
+from timbre.train.data import GPTItem
+from timbre.train.distributed import DistEnv
+from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
+from timbre.train.loop import RunConfig
+from timbre.train.tiny import tiny_gpt
+
+out, mode = Path(sys.argv[1]), sys.argv[2]  # straight | stop | resume
+env = DistEnv.from_environ()
+g = torch.Generator().manual_seed(0)
+items = []
+for i in range(8):
+    n = 6 + i % 3
+    items.append(GPTItem(torch.randint(1, 732, (n,), generator=g), torch.randn(1024, n, generator=g),
+                         torch.randint(0, 1024, (10 + i % 5,), generator=g)))
+
+
+def on_step(step: int) -> None:
+    if mode == "stop" and env.rank == 1 and step == 3:
+        os.kill(os.getpid(), signal.SIGTERM)  # as Slurm or `kill` would: this rank alone is told
+
+
+run = RunConfig(out_dir=out, epochs=3, max_batch=2, max_frames=100, progress=False, device="cpu",
+                on_step=on_step, resume=mode == "resume")
+try:
+    model = train_gpt(tiny_gpt(0), items, run, GPTTrainConfig(lr=1e-3))
+except TrainingInterrupted as exc:
+    (out / f"stopped{env.rank}.txt").write_text(str(exc.step))
+else:
+    torch.save(model.state_dict(), out / f"final{env.rank}.pt")
+"""
+)
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step_and_resume_finishes_the_run(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "stop.py"
+    script.write_text(STOP_WORKER)
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    straight.mkdir()
+    stopped.mkdir()
+    torchrun(script, str(straight), "straight")
+    torchrun(script, str(stopped), "stop")
+    assert [(stopped / f"stopped{r}.txt").read_text() for r in (0, 1)] == ["3", "3"]
+    assert max(p.name for p in (stopped / "checkpoints" / "gpt").glob("*.pt")) == "step-000000003.pt"
+    torchrun(script, str(stopped), "resume")
+    for rank in (0, 1):
+        a = torch.load(straight / f"final{rank}.pt", weights_only=True)
+        b = torch.load(stopped / f"final{rank}.pt", weights_only=True)
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+
+
+def test_a_gpu_run_reduces_cpu_tensors_over_gloo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NCCL reduces CUDA tensors only: the logged metrics and flags (CPU tensors) go over gloo in the same group."""
+    import torch.distributed as dist
+
+    from timbre.train import distributed as module
+
+    calls: dict[str, object] = {}
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: calls.setdefault("device", device))
+    monkeypatch.setattr(dist, "init_process_group", lambda **kw: calls.update(kw))
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(module, "_quiesce", lambda synchronize: None)
+    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.setdefault("destroyed", True))
+    with module.distributed(module.DistEnv(rank=1, local_rank=1, world_size=2), torch.device("cuda", 1)):
+        pass
+    assert calls["backend"] == "cpu:gloo,cuda:nccl" and calls["rank"] == 1 and calls["destroyed"]

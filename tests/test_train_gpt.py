@@ -81,22 +81,44 @@ def test_a_stopped_run_resumes_to_the_same_weights(
     assert (stopped / "gpt.csv").read_text() == (straight / "gpt.csv").read_text()
 
 
-def test_stop_on_interrupt_keeps_a_foreign_handler_and_restores_its_own() -> None:
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_stop_signals_ask_to_stop_and_the_handlers_are_restored(name: str) -> None:
     import signal
 
-    from timbre.train.loop import stop_on_interrupt
+    from timbre.train.loop import STOP_SIGNALS, stop_on_signals
 
-    before = signal.getsignal(signal.SIGINT)
-    with stop_on_interrupt(True) as stop:
-        if before is signal.default_int_handler:
-            assert signal.getsignal(signal.SIGINT) is not before
-            signal.raise_signal(signal.SIGINT)  # first Ctrl-C: a request, no exception
+    sig = getattr(signal, name)
+    before = signal.getsignal(sig)
+    with stop_on_signals() as stop:
+        if before is STOP_SIGNALS[sig]:  # Python's own handler: replaced for the run
+            assert signal.getsignal(sig) is not before
+            signal.raise_signal(sig)  # the first: a request, no exception
             assert stop.requested
-            with pytest.raises(KeyboardInterrupt):
-                signal.raise_signal(signal.SIGINT)  # second: at once
-    assert signal.getsignal(signal.SIGINT) is before
-    with stop_on_interrupt(False) as stop:
-        assert signal.getsignal(signal.SIGINT) is before and not stop.requested
+            if sig == signal.SIGINT:
+                with pytest.raises(KeyboardInterrupt):
+                    signal.raise_signal(sig)  # a second Ctrl-C: at once
+            else:
+                signal.raise_signal(sig)  # the same stop delivered twice (Slurm and torchrun): ignored
+                assert stop.requested
+    assert signal.getsignal(sig) is before
+
+
+def test_a_foreign_signal_handler_is_kept() -> None:
+    import signal
+
+    from timbre.train.loop import stop_on_signals
+
+    def mine(signum, frame):  # type: ignore[no-untyped-def]
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        with stop_on_signals() as stop:
+            assert signal.getsignal(signal.SIGTERM) is mine
+            signal.raise_signal(signal.SIGTERM)
+            assert not stop.requested
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_injected_oom_is_retried_as_micro_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -84,6 +84,20 @@ def test_oom_backoff_reraises_other_errors_and_gives_up() -> None:
         OomBackoff().run(torch.zeros(4), always_oom, reset=lambda: None)
 
 
+def test_oom_under_torchrun_is_a_clear_error_not_a_retry() -> None:
+    """A retry would run DDP collectives the other ranks do not run: they would wait forever."""
+
+    def always_oom(mb: torch.Tensor, w: float) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    backoff = OomBackoff(distributed=True)
+    with pytest.raises(
+        ValueError, match=r"out of memory at a batch of 4: under torchrun.*smaller --batch-size"
+    ):
+        backoff.run(torch.zeros(4), always_oom, reset=lambda: None)
+    assert backoff.splits == 1
+
+
 def test_probe_batch_size() -> None:
     def try_batch(n: int) -> None:
         if n > 12:

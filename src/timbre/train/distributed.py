@@ -63,7 +63,8 @@ def distributed(env: DistEnv, device: torch.device) -> Iterator[DistEnv]:
     if not env.is_distributed or (dist.is_available() and dist.is_initialized()):
         yield env
         return
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    # NCCL reduces CUDA tensors only; gloo takes the CPU ones (logged metrics, flags) on a GPU run as well
+    backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size)
@@ -98,6 +99,33 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         value /= dist.get_world_size()
     return value
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank when `flag` is true on any (the flag itself when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def gather(value: torch.Tensor) -> torch.Tensor:
+    """Every rank's `value` (same shape and dtype on all), stacked in rank order: [world_size, ...]."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value.unsqueeze(0)
+    parts = [torch.empty_like(value) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, value.contiguous())
+    return torch.stack(parts)
+
+
+def min_over_ranks(value: int, device: torch.device) -> int:
+    """The smallest of every rank's `value` (the value itself when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    tensor = torch.tensor([value], device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
+    return int(tensor.item())
 
 
 def barrier() -> None:

@@ -31,7 +31,7 @@ from timbre.train.loop import (
     run_signature,
     save_state,
     stop_if_requested,
-    stop_on_interrupt,
+    stop_on_signals,
     training_session,
     unwrap,
     wrap_ddp,
@@ -87,13 +87,13 @@ def train_gpt(
         total_steps = max(1, run.epochs * math.ceil(len(sampler) / run.accum))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg))
         scaler = amp.grad_scaler()
-        backoff = OomBackoff()
+        backoff = OomBackoff(distributed=env.is_distributed)
         ckpts = CheckpointManager(
             stage_checkpoints(run.out_dir, "gpt"), run.keep_last, run_signature(run, env, lengths)
         )
         modules = {"gpt": model}
         states = {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
-        pos = restore_state(ckpts, modules, states, backoff) if run.resume else Position()
+        pos = restore_state(ckpts, modules, states, backoff, env) if run.resume else Position()
         metrics = MetricsLogger(
             run.out_dir, "gpt", tensorboard=env.is_main, resume_step=pos.step if run.resume else None
         )
@@ -111,7 +111,7 @@ def train_gpt(
 
         with (
             progress_bar(run.progress and env.is_main) as bar,
-            stop_on_interrupt(not env.is_distributed) as stop,
+            stop_on_signals() as stop,
         ):
             task = bar.add_task(
                 "GPT", total=run.epochs * len(sampler), completed=pos.epoch * len(sampler), metrics=""
@@ -148,14 +148,13 @@ def train_gpt(
                         if env.is_main:
                             metrics.log(pos.step, values)
                         bar.update(task, metrics=f"loss {mean_loss:.3f} acc {acc:.2f}")
-                    if run.save_every and pos.step % run.save_every == 0 and env.is_main:
-                        save_state(ckpts, pos, modules, states, backoff)
+                    if run.save_every and pos.step % run.save_every == 0:
+                        save_state(ckpts, pos, modules, states, backoff, env)
                     if run.on_step is not None:
                         run.on_step(pos.step)
-                    stop_if_requested(stop, "GPT", ckpts, pos, modules, states, backoff, metrics)
+                    stop_if_requested(stop, "GPT", ckpts, pos, modules, states, backoff, metrics, env, device)
                 pos.epoch, pos.batch_in_epoch = epoch + 1, 0
-                if env.is_main:
-                    save_state(ckpts, pos, modules, states, backoff)
+                save_state(ckpts, pos, modules, states, backoff, env)
         if env.is_main:
             metrics.plot()
         metrics.close()

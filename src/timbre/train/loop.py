@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from timbre.errors import CheckpointError, TrainingInterrupted
 from timbre.train.bucketing import BucketBatchSampler, BucketConfig
 from timbre.train.checkpoints import CheckpointManager, rng_state, set_rng_state
-from timbre.train.distributed import DistEnv, distributed
+from timbre.train.distributed import DistEnv, any_rank, barrier, distributed, gather
 from timbre.train.host import keep_freed_memory
 from timbre.train.metrics import MetricsLogger
 from timbre.train.oom import OomBackoff
@@ -93,41 +93,47 @@ def resolve_device(run: RunConfig, env: DistEnv) -> torch.device:
 
 @dataclass
 class StopRequest:
-    """Set by the first Ctrl-C of a training run; the loop checkpoints and stops after the step it is in."""
+    """Set by the first stop signal of a training run; the loop checkpoints and stops after the step it is in."""
 
     requested: bool = False
 
 
-@contextmanager
-def stop_on_interrupt(enabled: bool) -> Iterator[StopRequest]:
-    """While training, the first Ctrl-C (SIGINT) asks the loop to stop after its current step, with a checkpoint
-    that `--resume` continues exactly; a second one stops at once (KeyboardInterrupt, as usual).
+# A signal's handler that stop_on_signals replaces: Python's own (Ctrl-C raises KeyboardInterrupt; SIGTERM kills)
+STOP_SIGNALS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
-    Only where Python's own SIGINT handler is installed, in the main thread and in a single-process run: a program
-    embedding the trainer keeps its handler, and under torchrun every rank would have to stop at the same step (there
-    an interrupted run resumes from its last periodic checkpoint instead).
+
+@contextmanager
+def stop_on_signals() -> Iterator[StopRequest]:
+    """While training, the first SIGINT (Ctrl-C; torchrun passes it on to its workers) or SIGTERM (`kill`, `docker
+    stop`, Slurm before a time limit or a preemption, torchrun shutting down) asks the loop to stop after its current
+    step, with a checkpoint that `--resume` continues exactly. A second Ctrl-C stops at once (KeyboardInterrupt); a
+    second SIGTERM is ignored, since one stop can arrive twice (Slurm signals every process of a job step, and
+    torchrun passes the signal on as well) and whoever sends it escalates to SIGKILL when tired of waiting.
+
+    Only for a signal whose handler is still Python's default, in the main thread: a program embedding the trainer
+    keeps its own handlers. Under torchrun the ranks agree on the step to stop at (`stop_if_requested`).
     """
     request = StopRequest()
-    usable = (
-        enabled
-        and threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    )
-    if not usable:
-        yield request
-        return
+    replaced: dict[signal.Signals, Any] = {}
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
         if request.requested:
-            raise KeyboardInterrupt
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
         request.requested = True
-        print("stopping after this step, with a checkpoint (Ctrl-C again to stop at once)", file=sys.stderr)
+        name = signal.Signals(signum).name
+        print(f"{name}: stopping after this step, with a checkpoint (again to stop at once)", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    if threading.current_thread() is threading.main_thread():
+        for sig, default in STOP_SIGNALS.items():
+            if signal.getsignal(sig) is default:
+                replaced[sig] = signal.signal(sig, on_signal)
     try:
         yield request
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, previous in replaced.items():
+            signal.signal(sig, previous)
 
 
 @contextmanager
@@ -233,17 +239,34 @@ def save_state(
     modules: Mapping[str, nn.Module],
     optimizers: Mapping[str, Any],
     backoff: OomBackoff,
+    env: DistEnv,
 ) -> None:
+    """Checkpoint the run; called by every rank (each one's random generators go in), written by rank 0."""
+    rng = rng_state()
+    ranks_rng = _ranks_rng(env)  # the ranks draw differently (dropout): each resumes its own generators
+    if not env.is_main:
+        return
     state: dict[str, Any] = {
         "position": {"epoch": pos.epoch, "batch_in_epoch": pos.batch_in_epoch, "step": pos.step},
-        "rng": rng_state(),
+        "rng": rng,
         "micro_splits": backoff.splits,
+        **ranks_rng,
     }
     for name, module in modules.items():
         state[f"model.{name}"] = unwrap(module).state_dict()
     for name, opt in optimizers.items():
         state[f"state.{name}"] = opt.state_dict()
     ckpts.save(pos.step, state)
+
+
+def _ranks_rng(env: DistEnv) -> dict[str, torch.Tensor]:
+    """Under torchrun, every rank's torch (and CUDA) generator state: [world_size, n] uint8."""
+    if not env.is_distributed:
+        return {}
+    states = {"rank_rng_torch": gather(torch.get_rng_state())}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["rank_rng_cuda"] = gather(torch.cuda.get_rng_state()).cpu()
+    return states
 
 
 def stop_if_requested(
@@ -255,11 +278,18 @@ def stop_if_requested(
     optimizers: Mapping[str, Any],
     backoff: OomBackoff,
     metrics: MetricsLogger,
+    env: DistEnv,
+    device: torch.device,
 ) -> None:
-    """After a whole optimizer step: if Ctrl-C asked to stop, save this step's checkpoint and stop."""
-    if not stop.requested:
+    """After a whole optimizer step: if a signal asked to stop, save this step's checkpoint and stop. Under torchrun
+    every rank takes part (one signalled rank stops them all at the same step) and rank 0 saves."""
+    requested = stop.requested
+    if env.is_distributed:
+        requested = any_rank(requested, device)
+    if not requested:
         return
-    save_state(ckpts, pos, modules, optimizers, backoff)
+    save_state(ckpts, pos, modules, optimizers, backoff, env)
+    barrier()  # a rank leaving early would make torchrun stop rank 0 while it saves
     metrics.close()
     raise TrainingInterrupted(stage, pos.step, str(ckpts.folder))
 
@@ -269,6 +299,7 @@ def restore_state(
     modules: Mapping[str, nn.Module],
     optimizers: Mapping[str, Any],
     backoff: OomBackoff,
+    env: DistEnv,
 ) -> Position:
     state = ckpts.load_latest()
     if state is None:
@@ -288,6 +319,12 @@ def restore_state(
             "options the interrupted run had, or pass --overwrite to start again"
         ) from None
     set_rng_state(state["rng"])
+    # the signature check made sure the world size is the same; a row is cloned because set_rng_state reads a
+    # tensor's storage from its start (a view at an offset gives another state, or a crash)
+    if "rank_rng_torch" in state:
+        torch.set_rng_state(state["rank_rng_torch"][env.rank].clone())
+    if "rank_rng_cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["rank_rng_cuda"][env.rank].clone())
     backoff.splits = int(state.get("micro_splits", 1))
     return Position(**state["position"])
 

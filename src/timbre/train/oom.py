@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from timbre.errors import TimbreError
+
 
 def is_oom(exc: BaseException) -> bool:
     if isinstance(exc, torch.OutOfMemoryError):
@@ -65,6 +67,9 @@ class OomBackoff:
 
     splits: int = 1
     max_splits: int = 64
+    # under torchrun a retry would run collectives (DDP's buffer broadcast and gradient reduction) that the other
+    # ranks do not: they would wait forever. There an OOM is reported instead.
+    distributed: bool = False
     on_change: Callable[[int], None] | None = None
     events: list[str] = field(default_factory=list)
 
@@ -91,6 +96,11 @@ class OomBackoff:
             except Exception as exc:
                 if not is_oom(exc) or self.splits >= min(self.max_splits, smallest):
                     raise
+                if self.distributed:
+                    raise TimbreError(
+                        f"out of memory at a batch of {total}: under torchrun a step is not retried in smaller "
+                        "parts; pass a smaller --batch-size (and --accum to keep the effective batch)"
+                    ) from exc
                 reset()
                 _free_memory()
                 self.splits *= 2

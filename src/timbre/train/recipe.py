@@ -35,7 +35,7 @@ from timbre.models.sovits import PRO_VERSIONS, SynthesizerTrn
 from timbre.train import autobatch, export, tiny
 from timbre.train.checkpoints import CheckpointManager
 from timbre.train.data import HOP, GPTItem, SoVITSItem
-from timbre.train.distributed import DistEnv, distributed, main_rank_first
+from timbre.train.distributed import DistEnv, distributed, main_rank_first, min_over_ranks
 from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
 from timbre.train.inputs import (
     DatasetSummary,
@@ -304,7 +304,8 @@ def batch_plan(
     if isinstance(opts.batch_size, int):
         batch = opts.batch_size
     elif opts.batch_size == "auto" and device.type == "cuda":
-        batch = autobatch.probe(probe, limit=max(1, len(lengths)))
+        # every rank probes its own GPU; all must batch alike (the same steps per epoch, or DDP waits forever)
+        batch = min_over_ranks(autobatch.probe(probe, limit=max(1, len(lengths))), device)
     else:
         batch = max(1, min(cap, -(-len(lengths) // opts.defaults.steps_per_epoch)))
     return batch, batch * max(lengths)

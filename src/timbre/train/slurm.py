@@ -41,6 +41,7 @@ def sbatch_script(train_args: list[str], cfg: SlurmConfig, log_dir: Path) -> str
         f"#SBATCH --gpus-per-node={cfg.gpus_per_node}",
         f"#SBATCH --cpus-per-task={cfg.cpus_per_task}",
         f"#SBATCH --time={cfg.time}",
+        "#SBATCH --signal=TERM@120",  # two minutes before the time limit: stop after a step, with a checkpoint
         f"#SBATCH --output={shlex.quote(str(log_dir / '%x-%j.out'))}",
     ]
     if cfg.partition:

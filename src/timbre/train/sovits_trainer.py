@@ -42,7 +42,7 @@ from timbre.train.loop import (
     run_signature,
     save_state,
     stop_if_requested,
-    stop_on_interrupt,
+    stop_on_signals,
     training_session,
     unwrap,
     wrap_ddp,
@@ -123,7 +123,7 @@ def train_sovits(
         scaler = amp.grad_scaler()
         lengths = [it.spec.shape[-1] for it in usable]
         sampler, loader = make_loader(ListDataset(usable), lengths, run, env, collate_sovits, device)
-        backoff = OomBackoff()
+        backoff = OomBackoff(distributed=env.is_distributed)
         ckpts = CheckpointManager(
             stage_checkpoints(run.out_dir, "sovits"), run.keep_last, run_signature(run, env, lengths)
         )
@@ -135,7 +135,7 @@ def train_sovits(
             "sched_d": sched_d,
             "scaler": scaler,
         }
-        pos = restore_state(ckpts, modules, states, backoff) if run.resume else Position()
+        pos = restore_state(ckpts, modules, states, backoff, env) if run.resume else Position()
         metrics = MetricsLogger(
             run.out_dir, "sovits", tensorboard=env.is_main, resume_step=pos.step if run.resume else None
         )
@@ -201,7 +201,7 @@ def train_sovits(
 
         with (
             progress_bar(run.progress and env.is_main) as bar,
-            stop_on_interrupt(not env.is_distributed) as stop,
+            stop_on_signals() as stop,
         ):
             task = bar.add_task(
                 "SoVITS", total=run.epochs * len(sampler), completed=pos.epoch * len(sampler), metrics=""
@@ -226,16 +226,17 @@ def train_sovits(
                         if env.is_main:
                             metrics.log(pos.step, logs)
                         bar.update(task, metrics=f"mel {logs['loss_mel']:.2f} d {logs['loss_d']:.2f}")
-                    if run.save_every and pos.step % run.save_every == 0 and env.is_main:
-                        save_state(ckpts, pos, modules, states, backoff)
+                    if run.save_every and pos.step % run.save_every == 0:
+                        save_state(ckpts, pos, modules, states, backoff, env)
                     if run.on_step is not None:
                         run.on_step(pos.step)
-                    stop_if_requested(stop, "SoVITS", ckpts, pos, modules, states, backoff, metrics)
+                    stop_if_requested(
+                        stop, "SoVITS", ckpts, pos, modules, states, backoff, metrics, env, device
+                    )
                 sched_g.step()
                 sched_d.step()
                 pos.epoch, pos.batch_in_epoch = epoch + 1, 0
-                if env.is_main:
-                    save_state(ckpts, pos, modules, states, backoff)
+                save_state(ckpts, pos, modules, states, backoff, env)
         if env.is_main:
             metrics.plot()
         metrics.close()
