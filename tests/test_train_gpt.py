@@ -32,6 +32,7 @@ def _run_script(out: Path, *args: str) -> int:
         capture_output=True,
         text=True,
         timeout=300,
+        start_new_session=True,  # a process group of its own: the "terminate" mode signals the whole group
     )
     return proc.returncode
 
@@ -63,6 +64,7 @@ def straight(tmp_path_factory: pytest.TempPathFactory) -> Path:
             4,
         ),  # SIGKILL right after optimizer step 5: the periodic checkpoint (every 2 steps) is step 4
         ("interrupt", 130, 5),  # Ctrl-C right after step 5: that step itself is saved
+        ("terminate", 130, 5),  # SIGTERM to the process group, DataLoader workers included: the same
     ],
 )
 def test_a_stopped_run_resumes_to_the_same_weights(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,11 +49,24 @@ def tiny_gpt_items(n: int = 12, seed: int = 0) -> list[GPTItem]:
 
 
 def run_tiny_gpt(
-    out: Path, resume: bool, kill_at: int | None = None, epochs: int = 3, sig: int = signal.SIGKILL
+    out: Path,
+    resume: bool,
+    kill_at: int | None = None,
+    epochs: int = 3,
+    sig: int = signal.SIGKILL,
+    workers: int = 0,
 ) -> Text2SemanticDecoder:
+    """`workers` > 0: DataLoader worker processes, and the signal goes to the whole process group (as a terminal's
+    Ctrl-C, `kill -- -PGID`, Slurm or docker would send it), workers included."""
+
     def on_step(step: int) -> None:
         if kill_at is not None and step == kill_at:
-            os.kill(os.getpid(), sig)
+            if (
+                workers
+            ):  # sent by another process (a worker takes a SIGTERM from its trainer as its cue to exit)
+                subprocess.run(["kill", f"-{int(sig)}", "--", f"-{os.getpgid(0)}"], check=False)  # noqa: S603, S607
+            else:
+                os.kill(os.getpid(), sig)
 
     run = RunConfig(
         out_dir=out,
@@ -64,6 +78,7 @@ def run_tiny_gpt(
         resume=resume,
         progress=False,
         on_step=on_step,
+        num_workers=workers,
     )
     return train_gpt(tiny_gpt(), tiny_gpt_items(), run, GPTTrainConfig(lr=3e-3))
 
@@ -77,8 +92,9 @@ if __name__ == "__main__":
         model = run_tiny_gpt(
             out_dir,
             resume=(mode == "resume"),
-            kill_at=int(sys.argv[3]) if mode in ("kill", "interrupt") else None,
-            sig=signal.SIGINT if mode == "interrupt" else signal.SIGKILL,
+            kill_at=int(sys.argv[3]) if mode in ("kill", "interrupt", "terminate") else None,
+            sig={"interrupt": signal.SIGINT, "terminate": signal.SIGTERM}.get(mode, signal.SIGKILL),
+            workers=2 if mode == "terminate" else 0,
         )
     except TrainingInterrupted as exc:
         print(exc)

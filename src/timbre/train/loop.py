@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import sys
 import threading
@@ -115,15 +116,19 @@ def stop_on_signals() -> Iterator[StopRequest]:
     """
     request = StopRequest()
     replaced: dict[signal.Signals, Any] = {}
+    owner = os.getpid()
 
     def on_signal(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:  # a DataLoader worker forked with this handler: the trainer stops it
+            return
         if request.requested:
             if signum == signal.SIGINT:
                 raise KeyboardInterrupt
             return
         request.requested = True
+        again = " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""
         name = signal.Signals(signum).name
-        print(f"{name}: stopping after this step, with a checkpoint (again to stop at once)", file=sys.stderr)
+        print(f"{name}: stopping after this step, with a checkpoint{again}", file=sys.stderr)
 
     if threading.current_thread() is threading.main_thread():
         for sig, default in STOP_SIGNALS.items():
@@ -205,6 +210,15 @@ def adamw(params: Any, lr: float, **kwargs: Any) -> torch.optim.AdamW:
     return LayoutSafeAdamW(groups, lr, fused=fused, **kwargs)
 
 
+def _worker_ignores_stop_signals(worker_id: int) -> None:
+    """A DataLoader worker leaves SIGINT and SIGTERM to the trainer, which stops after its step and then shuts the
+    workers down. (PyTorch's own SIGTERM handler in a worker dies of the signal unless the trainer sent it, and the
+    trainer then fails with "DataLoader worker is killed by signal" in the middle of its step: what `kill` on the
+    process group, Slurm or torchrun would cause.) A worker whose trainer dies still exits: it watches its parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def make_loader(
     dataset: Dataset[Any],
     lengths: Sequence[int],
@@ -225,6 +239,7 @@ def make_loader(
             batch_sampler=sampler,
             collate_fn=collate,
             num_workers=run.num_workers,
+            worker_init_fn=_worker_ignores_stop_signals if run.num_workers else None,
             pin_memory=device.type == "cuda",
             persistent_workers=False,
             generator=torch.Generator().manual_seed(run.seed * 7919 + sampler.epoch),
