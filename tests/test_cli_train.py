@@ -168,6 +168,19 @@ def test_ctrl_c_exits_130_and_says_so(
     assert code == 130 and err.strip().startswith(message) and len(err.strip().splitlines()) == 1
 
 
+def test_the_summary_says_how_many_segments_a_stage_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from timbre.features.dataset import ExtractionReport
+    from timbre.train.recipe import TrainResult
+
+    result = TrainResult(tmp_path, 4, 14.0, ExtractionReport(), ["sovits", "gpt"], {"sovits": 4, "gpt": 3})
+    monkeypatch.setattr("timbre.train.recipe.train_voice", lambda opts: result)
+    code, stdout, err = run_cli(["train", "data", "--config", "tiny", "--out", "v"], capsys)
+    assert code == 0, err
+    assert "trained sovits + gpt on 4 segments (14.0 s; gpt on 3 of them)" in stdout
+
+
 def test_a_full_disk_is_one_clear_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -170,8 +170,11 @@ def train(
     for name, reason in result.extraction.failures.items():
         console.print(f"[yellow]skipped[/] {name}: {reason}", highlight=False)
     trained = " + ".join(result.trained) or "nothing (already done)"
+    fewer = "".join(
+        f"; {stage} on {n} of them" for stage, n in result.used.items() if n < result.segments
+    )  # the rest were left out by the stage's selection (warned about above)
     console.print(
-        f"trained {trained} on {result.segments} segments ({result.seconds:.1f} s) -> voice folder {out}",
+        f"trained {trained} on {result.segments} segments ({result.seconds:.1f} s{fewer}) -> voice folder {out}",
         highlight=False,
     )
 

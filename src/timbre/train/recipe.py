@@ -195,6 +195,7 @@ class TrainResult:
     seconds: float
     extraction: ExtractionReport
     trained: list[str] = field(default_factory=list)  # stages trained in this run
+    used: dict[str, int] = field(default_factory=dict)  # stage -> segments it trained on (its selection's)
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -397,6 +398,7 @@ def _train_stages(
         if env.is_main:
             state.set("sovits", False)
         sovits_items = select_sovits(report.segments, sovits_items, d.selection, env.is_main)
+        result.used["sovits"] = len({id(it) for it in sovits_items})  # distinct: small sets come repeated
         lengths = [it.spec.shape[-1] for it in sovits_items]
         probe = autobatch.sovits_probe(
             models.sovits, models.discriminator, sovits_items, device, opts.precision
@@ -417,6 +419,7 @@ def _train_stages(
         if env.is_main:
             state.set("gpt", False)
         gpt_items = select_gpt(report.segments, gpt_items, d.selection, env.is_main)
+        result.used["gpt"] = len({id(it) for it in gpt_items})
         lengths = [len(it.phone_ids) + len(it.semantic) for it in gpt_items]
         probe = autobatch.gpt_probe(models.gpt, gpt_items, device, opts.precision)
         run = run_config(
