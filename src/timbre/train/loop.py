@@ -153,11 +153,13 @@ def training_session(run: RunConfig) -> Iterator[tuple[DistEnv, torch.device, Am
         yield env, device, AmpPolicy.create(run.precision, device)
 
 
-def wrap_ddp(model: nn.Module, env: DistEnv, device: torch.device) -> nn.Module:
+def wrap_ddp(model: nn.Module, env: DistEnv, device: torch.device, find_unused: bool = False) -> nn.Module:
+    """DDP under torchrun. `find_unused`: some trainable parameters may get no gradient in a step (DDP then walks
+    the autograd graph after every forward to find them, which costs time; without it such a parameter is an error)."""
     if not env.is_distributed:
         return model
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=find_unused)
 
 
 def maybe_compile(model: nn.Module, run: RunConfig) -> nn.Module:

@@ -114,7 +114,9 @@ def train_sovits(
             apply_lora(model, cfg.lora)
         g_params = lora_parameters(model) if cfg.lora else [p for p in model.parameters() if p.requires_grad]
         d_params = [p for p in discriminator.parameters() if p.requires_grad]
-        net_g = maybe_compile(wrap_ddp(model, env, device), run)
+        # the frozen quantizer's projection runs without a graph, as the original's: its parameters get no gradient
+        # (with LoRA only the adapters train, and all of them do; so does every parameter of D and of the GPT)
+        net_g = maybe_compile(wrap_ddp(model, env, device, find_unused=cfg.lora is None), run)
         net_d = maybe_compile(wrap_ddp(discriminator, env, device), run)
         optim_g = adamw(generator_groups(model, cfg, g_params), cfg.lr, betas=cfg.betas, eps=cfg.eps)
         optim_d = adamw(d_params, cfg.lr, betas=cfg.betas, eps=cfg.eps)
