@@ -471,3 +471,15 @@ def test_a_voice_folder_in_use_by_another_run_is_refused(dataset: Path, tmp_path
     with exclusive_dir(tmp_path / "voice", "timbre train"):  # another `timbre train` writing there
         with pytest.raises(ValueError, match="in use by another timbre train"):
             _train(dataset, tmp_path / "voice", config="tiny")
+
+
+def test_the_voice_folder_must_be_its_own(dataset: Path, tmp_path: Path) -> None:
+    """Not the dataset folder (the voice's files would mix with the dataset's) nor inside the HuBERT folder (which is
+    copied into the voice)."""
+    with pytest.raises(ValueError, match="is the dataset folder"):
+        TrainOptions(dataset_dir=dataset, out_dir=dataset, config="tiny")
+    TrainOptions(dataset_dir=dataset, out_dir=dataset / "voice", config="tiny")  # beside the features: fine
+    with pytest.raises(ValueError, match="inside the --hubert folder"):
+        TrainOptions(
+            dataset_dir=dataset, out_dir=tmp_path / "hubert" / "v", config="tiny", hubert=tmp_path / "hubert"
+        )

@@ -154,6 +154,15 @@ class TrainOptions:
             raise TimbreError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.wav_dir is not None and not self.wav_dir.is_dir():
             raise TimbreError(f"--wav-dir: folder not found: {self.wav_dir}")
+        out = self.out_dir.resolve()
+        if out == self.dataset_dir.resolve():  # its files would mix with the dataset's
+            raise TimbreError(
+                f"--out {self.out_dir} is the dataset folder: give the voice a folder of its own"
+            )
+        if self.hubert is not None and (out == self.hubert.resolve() or self.hubert.resolve() in out.parents):
+            raise TimbreError(  # the HuBERT folder is copied into the voice
+                f"--out {self.out_dir} is inside the --hubert folder {self.hubert}: give the voice a folder of its own"
+            )
         if self.resume and self.overwrite:
             raise TimbreError(
                 "--resume continues an earlier run and --overwrite discards it: pass one of them"
