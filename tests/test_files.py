@@ -125,3 +125,20 @@ def test_temp_files_of_killed_runs_are_removed_and_a_running_ones_kept(tmp_path:
     assert remove_stale_temp_files(tmp_path, held=True) == 1  # the caller holds the folder: all are stale
     assert not alive.exists() and other.exists()
     assert remove_stale_temp_files(tmp_path / "missing") == 0
+
+
+def test_a_file_system_without_locks_is_used_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import timbre.files
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(timbre.files.fcntl, "flock", no_locks)
+    with pytest.warns(RuntimeWarning, match="cannot be locked"):
+        with exclusive_dir(tmp_path / "voice", "timbre train"):
+            (tmp_path / "voice" / "x").touch()
+    assert (tmp_path / "voice" / "x").is_file()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +59,12 @@ def exclusive_dir(folder: Path, user: str) -> Iterator[Path]:
                 raise TimbreError(
                     f"{folder} is in use by another {user}; wait for it to finish, or choose another folder"
                 ) from None
+            except OSError as exc:  # a file system without locks (some network or FUSE mounts): go on without
+                warnings.warn(
+                    f"{folder} cannot be locked ({exc.strerror}); make sure no other {user} writes it meanwhile",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
         try:
             yield folder
         except BaseException:
