@@ -94,12 +94,17 @@ class OomBackoff:
                 parts = [mb for b in batches for mb in split_batch(b, self.splits)]
                 return work([(mb, batch_len(mb) / total) for mb in parts])
             except Exception as exc:
-                if not is_oom(exc) or self.splits >= min(self.max_splits, smallest):
+                if not is_oom(exc):
                     raise
                 if self.distributed:
                     raise TimbreError(
                         f"out of memory at a batch of {total}: under torchrun a step is not retried in smaller "
                         "parts; pass a smaller --batch-size (and --accum to keep the effective batch)"
+                    ) from exc
+                if self.splits >= min(self.max_splits, smallest):
+                    raise TimbreError(
+                        f"out of memory even with the batch of {total} split into {self.splits} part(s): free the "
+                        "device's memory, or use --precision bf16 (fp16 on a GPU without bf16)"
                     ) from exc
                 reset()
                 _free_memory()
