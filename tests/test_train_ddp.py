@@ -15,6 +15,16 @@ import torch
 # A rank that hangs prints every thread's stack after a minute (a normal run takes under 10 s).
 HANG_DUMP = "import faulthandler; faulthandler.dump_traceback_later(60)\n"
 
+# the tiny GPT's training items, the same in every worker script
+ITEMS = """
+g = torch.Generator().manual_seed(0)
+items = []
+for i in range(8):
+    n = 6 + i % 3
+    items.append(GPTItem(torch.randint(1, 732, (n,), generator=g), torch.randn(1024, n, generator=g),
+                         torch.randint(0, 1024, (10 + i % 5,), generator=g)))
+"""
+
 WORKER = (
     HANG_DUMP
     + """
@@ -31,12 +41,9 @@ from timbre.train.loop import RunConfig
 from timbre.train.tiny import tiny_gpt
 
 out = Path(sys.argv[1])
-g = torch.Generator().manual_seed(0)
-items = []
-for i in range(8):
-    n = 6 + i % 3
-    items.append(GPTItem(torch.randint(1, 732, (n,), generator=g), torch.randn(1024, n, generator=g),
-                         torch.randint(0, 1024, (10 + i % 5,), generator=g)))
+"""
+    + ITEMS
+    + """
 run = RunConfig(out_dir=out, epochs=2, max_batch=2, max_frames=100, progress=False, device="cpu")
 model = train_gpt(tiny_gpt(0), items, run, GPTTrainConfig(lr=1e-3))
 env = DistEnv.from_environ()
@@ -211,13 +218,9 @@ from timbre.train.tiny import tiny_gpt
 
 out, mode = Path(sys.argv[1]), sys.argv[2]  # straight | stop | resume
 env = DistEnv.from_environ()
-g = torch.Generator().manual_seed(0)
-items = []
-for i in range(8):
-    n = 6 + i % 3
-    items.append(GPTItem(torch.randint(1, 732, (n,), generator=g), torch.randn(1024, n, generator=g),
-                         torch.randint(0, 1024, (10 + i % 5,), generator=g)))
-
+"""
+    + ITEMS
+    + """
 
 def on_step(step: int) -> None:
     if mode == "stop" and env.rank == 1 and step == 3:
