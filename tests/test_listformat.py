@@ -55,3 +55,10 @@ def test_a_line_without_an_audio_file_is_refused(tmp_path: Path) -> None:
     lst.write_text(" |spk|EN|Hello.\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"x\.list:1: no audio file"):
         read_list(lst)
+
+
+def test_a_list_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    lst = tmp_path / "gbk.list"
+    lst.write_bytes("a.wav|spk|EN|Hello.\nb.wav|spk|ZH|你好。\n".encode("gbk"))
+    with pytest.raises(ValueError, match=r"gbk\.list:2: not UTF-8 text; save the list as UTF-8"):
+        read_list(lst)

@@ -65,8 +65,13 @@ def read_list(path: Path, wav_dir: Path | None = None) -> list[ListEntry]:
     if not path.is_file():
         raise ValueError(f"{path}: transcript list not found")
     list_dir = path.resolve().parent
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:  # e.g. saved as GBK by an old Windows editor
+        bad_line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{bad_line}: not UTF-8 text; save the list as UTF-8") from None
     entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split("|", 3)
