@@ -223,7 +223,8 @@ def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.Captu
     text = script.read_text()
     assert "#SBATCH --nodes=2" in text and "#SBATCH --gpus-per-node=4" in text
     assert "#SBATCH --partition=gpu" in text and "#SBATCH --time=12:00:00" in text
-    assert "#SBATCH --signal=TERM@120" in text  # the time limit stops training with a checkpoint
+    assert "#SBATCH --signal=TERM@120" in text  # the time limit stops training with a checkpoint ...
+    assert "export TORCH_ELASTIC_SHUTDOWN_TIMEOUT=100" in text  # ... which torchrun waits for
     assert 'MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)' in text
     assert "export MASTER_ADDR MASTER_PORT" in text
     assert '--nnodes="$SLURM_NNODES" --nproc-per-node=4' in text

@@ -52,6 +52,8 @@ def sbatch_script(train_args: list[str], cfg: SlurmConfig, log_dir: Path) -> str
         f"MASTER_PORT={cfg.port}",
         "export MASTER_ADDR MASTER_PORT",
         "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}",
+        # after the SIGTERM, torchrun gives its workers this long to finish the step and save (default 30 s)
+        "export TORCH_ELASTIC_SHUTDOWN_TIMEOUT=100",
         "srun --kill-on-bad-exit=1 "
         f"{shlex.quote(cfg.python)} -m torch.distributed.run "
         '--nnodes="$SLURM_NNODES" '
