@@ -49,14 +49,11 @@ def resolve_listed_wav(listed: str, list_dir: Path, wav_dir: Path | None = None)
     the file of that name in `wav_dir`, else beside the list. When none exists, the path as written (or, given
     `wav_dir`, the one there), for the caller's "not found" message."""
     name = listed_file_name(listed)
-    written = None if "\\" in listed or re.match(r"^[A-Za-z]:", listed) else (list_dir / listed).resolve()
-    candidates = [
-        p for p in (written, wav_dir and (wav_dir / name).resolve(), (list_dir / name).resolve()) if p
-    ]
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is not None:
-        return found
-    return (wav_dir / name).resolve() if wav_dir is not None else written or candidates[0]
+    foreign = "\\" in listed or re.match(r"^[A-Za-z]:", listed)  # a Windows path: never one on this system
+    written = None if foreign else (list_dir / listed).resolve()
+    by_name = (wav_dir / name).resolve() if wav_dir is not None else None
+    candidates = [p for p in (written, by_name, (list_dir / name).resolve()) if p is not None]
+    return next((p for p in candidates if p.is_file()), by_name or candidates[0])
 
 
 def read_list(path: Path, wav_dir: Path | None = None) -> list[ListEntry]:
@@ -66,12 +63,12 @@ def read_list(path: Path, wav_dir: Path | None = None) -> list[ListEntry]:
         raise ValueError(f"{path}: transcript list not found")
     list_dir = path.resolve().parent
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        content = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:  # e.g. saved as GBK by an old Windows editor
         bad_line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise ValueError(f"{path}:{bad_line}: not UTF-8 text; save the list as UTF-8") from None
     entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(content.splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split("|", 3)

@@ -101,13 +101,18 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def _reduce_int(value: int, op: dist.ReduceOp.RedOpType, device: torch.device) -> int:
+    """`value` reduced over every rank by `op` (the value itself when not distributed); also a barrier."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    tensor = torch.tensor([value], device=device)  # on the run's device: NCCL reduces CUDA tensors only
+    dist.all_reduce(tensor, op=op)
+    return int(tensor.item())
+
+
 def any_rank(flag: bool, device: torch.device) -> bool:
     """True on every rank when `flag` is true on any (the flag itself when not distributed)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return flag
-    value = torch.tensor([int(flag)], device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    return bool(_reduce_int(int(flag), dist.ReduceOp.MAX, device))
 
 
 def gather(value: torch.Tensor) -> torch.Tensor:
@@ -121,11 +126,7 @@ def gather(value: torch.Tensor) -> torch.Tensor:
 
 def min_over_ranks(value: int, device: torch.device) -> int:
     """The smallest of every rank's `value` (the value itself when not distributed)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return value
-    tensor = torch.tensor([value], device=device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
-    return int(tensor.item())
+    return _reduce_int(value, dist.ReduceOp.MIN, device)
 
 
 def barrier() -> None:
@@ -148,10 +149,9 @@ def main_rank_first(env: DistEnv, device: torch.device, work: Callable[[], T]) -
             result = work()
         except BaseException as exc:  # noqa: BLE001  (re-raised below, after telling the other ranks)
             failure = exc
-    flag = torch.tensor([0 if failure is not None else 1], device=device)  # NCCL reduces CUDA tensors only
-    dist.all_reduce(flag, op=dist.ReduceOp.MIN)  # also the barrier: rank 0 is done when this returns
+    failed = any_rank(failure is not None, device)  # also the barrier: rank 0 is done when this returns
     if failure is not None:
         raise failure
-    if int(flag) == 0:
+    if failed:
         raise TimbreError("rank 0 failed while preparing the dataset; see its error above")
     return work() if not env.is_main else result  # type: ignore[return-value]

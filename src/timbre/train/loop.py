@@ -259,13 +259,12 @@ def save_state(
     env: DistEnv,
 ) -> None:
     """Checkpoint the run; called by every rank (each one's random generators go in), written by rank 0."""
-    rng = rng_state()
     ranks_rng = _ranks_rng(env)  # the ranks draw differently (dropout): each resumes its own generators
     if not env.is_main:
         return
     state: dict[str, Any] = {
         "position": {"epoch": pos.epoch, "batch_in_epoch": pos.batch_in_epoch, "step": pos.step},
-        "rng": rng,
+        "rng": rng_state(),
         "micro_splits": backoff.splits,
         **ranks_rng,
     }
