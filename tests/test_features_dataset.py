@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -124,6 +125,38 @@ def extractors(hubert, roberta, **changes) -> Extractors:
         clean_text=fake_clean_text,
     )
     return Extractors(**(settings | changes))
+
+
+def test_a_second_extraction_of_a_dataset_waits_for_the_first(tmp_path, hubert, roberta):
+    """Two trainings of one dataset: the second waits while the first extracts, then finds its work done. Holding
+    the folder, it also removes every temp file there (a killed run's, whatever its PID)."""
+    import threading
+    import warnings
+
+    from timbre.files import exclusive_dir
+
+    root = make_dataset(tmp_path / "ds")
+    first = extract_dataset(root, extractors(hubert, roberta))
+    orphan = root / "features" / "hubert" / f".b.safetensors.tmp-{os.getpid()}-00ff00ff.safetensors"
+    orphan.write_bytes(b"partial")  # e.g. from a run on another host, which a PID check cannot see
+    held, release = threading.Event(), threading.Event()
+
+    def other_run() -> None:
+        with exclusive_dir(root / "features", "feature extraction"):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=other_run)
+    holder.start()
+    held.wait(10)
+    threading.Timer(0.3, release.set).start()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        second = extract_dataset(root, extractors(hubert, roberta))
+    holder.join(10)
+    assert any("another run is extracting the features of" in str(w.message) for w in caught)
+    assert second.segments == first.segments and not any(second.computed.values())
+    assert not orphan.exists()
 
 
 def test_extract_skip_and_redo(tmp_path, hubert, roberta):

@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from tests.test_compat_checkpoints import fake_gpt
 
 from timbre.compat.native import save_safetensors
 from timbre.errors import TimbreError
-from timbre.files import atomic_path, exclusive_dir, new_file_mode, remove_stale_temp_files
+from timbre.files import atomic_path, exclusive_dir, new_file_mode, remove_stale_temp_files, shared_dir
 
 
 def _mode(path: Path) -> int:
@@ -67,6 +68,49 @@ def test_a_held_folder_is_refused_to_anyone_else_until_released(tmp_path: Path) 
     with pytest.raises(TimbreError, match="is a file"):
         with exclusive_dir(tmp_path / "file", "timbre train"):
             pass
+
+
+def test_readers_share_a_folder_and_exclude_a_writer(tmp_path: Path) -> None:
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    with (
+        shared_dir(folder, "timbre train"),
+        shared_dir(folder, "timbre train"),
+    ):  # two trainings read one dataset
+        with pytest.raises(TimbreError, match="a train reads it"):
+            with exclusive_dir(folder, "timbre prepare", busy="a train reads it"):
+                pass
+    with exclusive_dir(folder, "timbre prepare"):
+        with pytest.raises(TimbreError, match="being written"):
+            with shared_dir(folder, "timbre train", busy=f"{folder} is being written"):
+                pass
+    with shared_dir(folder, "timbre train"):  # released
+        pass
+
+
+def test_a_waiting_writer_says_so_and_gets_the_folder_when_it_is_released(tmp_path: Path) -> None:
+    folder = tmp_path / "features"
+    events: list[str] = []
+    entered = threading.Event()
+
+    def second() -> None:
+        with exclusive_dir(folder, "feature extraction", wait=lambda: events.append("waiting")):
+            events.append("held")
+
+    with exclusive_dir(folder, "feature extraction"):
+        thread = threading.Thread(target=second)
+        thread.start()
+        for _ in range(200):  # the waiting thread announces itself, then blocks in the kernel
+            if events:
+                break
+            entered.wait(0.01)
+        assert events == ["waiting"]
+        events.append("released")
+    thread.join(timeout=10)
+    assert events == ["waiting", "released", "held"]
+    with exclusive_dir(folder, "feature extraction", wait=lambda: events.append("never")):
+        pass  # free: no wait
+    assert events[-1] == "held"
 
 
 def test_a_failed_block_removes_only_an_empty_folder_it_created(tmp_path: Path) -> None:

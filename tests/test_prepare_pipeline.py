@@ -212,6 +212,12 @@ def test_bad_inputs_and_unsafe_outputs(recordings, tmp_path):
     with exclusive_dir(tmp_path / "o5", "timbre prepare"):  # another run preparing the same folder
         with pytest.raises(ValueError, match="in use by another timbre prepare"):
             run([recordings / "clips" / "one.wav"], tmp_path / "o5")
+    from timbre.files import shared_dir
+
+    (tmp_path / "o6").mkdir()
+    with shared_dir(tmp_path / "o6", "timbre train"):  # a training reading the dataset
+        with pytest.raises(ValueError, match="or a timbre train is reading it; wait"):
+            run([recordings / "clips" / "one.wav"], tmp_path / "o6")
 
 
 def test_cli_prepare(recordings, tmp_path, capsys):

@@ -473,6 +473,15 @@ def test_a_voice_folder_in_use_by_another_run_is_refused(dataset: Path, tmp_path
             _train(dataset, tmp_path / "voice", config="tiny")
 
 
+def test_a_dataset_that_timbre_prepare_is_writing_is_refused(dataset: Path, tmp_path: Path) -> None:
+    from timbre.files import exclusive_dir
+
+    with exclusive_dir(dataset, "timbre prepare"):  # `timbre prepare` still writing the dataset
+        with pytest.raises(ValueError, match="is being written by timbre prepare; wait for it to finish"):
+            _train(dataset, tmp_path / "voice", config="tiny")
+    assert not (tmp_path / "voice").exists()
+
+
 def test_the_voice_folder_must_be_its_own(dataset: Path, tmp_path: Path) -> None:
     """Not the dataset folder (the voice's files would mix with the dataset's) nor inside the HuBERT folder (which is
     copied into the voice)."""

@@ -13,7 +13,7 @@ import os
 import re
 import secrets
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,36 +41,64 @@ def _umask() -> int:
 
 
 @contextmanager
-def exclusive_dir(folder: Path, user: str) -> Iterator[Path]:
-    """Hold `folder` (created if missing) for this process until the block ends; another process asking for it
-    meanwhile gets a `TimbreError` at once, naming `user` (what holds it, e.g. "timbre train"). The lock is the
-    kernel's (`flock` on the folder itself), so a killed process never leaves it behind. A folder this call created
-    is removed again when the block fails and leaves it empty."""
+def exclusive_dir(
+    folder: Path, user: str, wait: Callable[[], None] | None = None, busy: str | None = None
+) -> Iterator[Path]:
+    """Hold `folder` (created if missing) for this process until the block ends. The lock is the kernel's (`flock`
+    on the folder itself), so a killed process never leaves it behind. A folder this call created is removed again
+    when the block fails and leaves it empty.
+
+    When another process holds the folder (or reads it, `shared_dir`), the call raises a `TimbreError` at once,
+    saying `busy` (default: that another `user`, e.g. "timbre train", has it); or, given `wait`, calls it (to say
+    that it waits) and waits for the folder."""
     if folder.exists() and not folder.is_dir():
         raise TimbreError(f"{folder} is a file; give a folder")
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise TimbreError(
-                    f"{folder} is in use by another {user}; wait for it to finish, or choose another folder"
-                ) from None
-            except OSError as exc:  # a file system without locks (some network or FUSE mounts): go on without
-                warnings.warn(
-                    f"{folder} cannot be locked ({exc.strerror}); make sure no other {user} writes it meanwhile",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
+    with _locked(folder, exclusive=True, user=user, wait=wait, busy=busy):
         try:
             yield folder
         except BaseException:
             if created and not any(folder.iterdir()):
                 folder.rmdir()
             raise
+
+
+@contextmanager
+def shared_dir(folder: Path, user: str, busy: str | None = None) -> Iterator[Path]:
+    """Read `folder` (which must exist) until the block ends: any number of processes may read it together, while
+    `exclusive_dir` (a process writing it) is refused, and a folder being written is refused here at once."""
+    with _locked(folder, exclusive=False, user=user, wait=None, busy=busy):
+        yield folder
+
+
+@contextmanager
+def _locked(
+    folder: Path, exclusive: bool, user: str, wait: Callable[[], None] | None, busy: str | None
+) -> Iterator[None]:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        if fcntl is not None:
+            operation = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            try:
+                try:
+                    fcntl.flock(fd, operation | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if wait is None:
+                        raise TimbreError(
+                            busy
+                            or f"{folder} is in use by another {user}; wait for it to finish, or choose "
+                            "another folder"
+                        ) from None
+                    wait()
+                    fcntl.flock(fd, operation)
+            except OSError as exc:  # a file system without locks (some network or FUSE mounts): go on without
+                warnings.warn(
+                    f"{folder} cannot be locked ({exc.strerror}); make sure no other {user} writes it meanwhile",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+        yield
     finally:
         os.close(fd)  # releases the lock
 

@@ -17,6 +17,7 @@ import functools
 import json
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from timbre.features.prep import INT16_SCALE, load_mono, training_audio
 from timbre.features.reference import ExtractLatent, SpeakerFn, semantic_codes
 from timbre.features.roberta import FEATURE_LANGUAGES, PhoneText, RobertaPhoneFeatures
 from timbre.features.store import FEATURES_DIR, FeatureStore, content_key, file_digest
-from timbre.files import atomic_path, remove_stale_temp_files
+from timbre.files import atomic_path, exclusive_dir, remove_stale_temp_files
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -82,7 +83,6 @@ def extract_dataset(
     """Extract (or bring up to date) every segment's features; returns what was computed, skipped and failed.
     `wav_dir`: where to find the listed audio files by name when the paths in the list do not exist."""
     root = Path(dataset_dir).resolve()
-    remove_stale_temp_files(root / FEATURES_DIR)  # left by killed runs; a running one's are kept
     segments = read_segments(Path(list_file) if list_file else find_list_file(root), wav_dir)
     if extractors.roberta is None and not extractors.allow_zero_bert:
         chinese = [s.name for s in segments if s.lang in FEATURE_LANGUAGES]
@@ -90,11 +90,23 @@ def extract_dataset(
             raise TimbreError(
                 f"{len(chinese)} Chinese segments need RoBERTa features; pass the chinese-roberta-wwm-ext-large folder"
             )
-    run = _Extraction(root, extractors, progress or (lambda stage, done, total: None))
-    started = time.perf_counter()
-    run.all(segments)
-    run.report.seconds = time.perf_counter() - started
+    # one run at a time extracts a dataset: another one (a second training of the same data) waits, then finds its
+    # work done; and the temp files still here were left by killed runs
+    with exclusive_dir(root / FEATURES_DIR, "feature extraction", wait=lambda: _waiting(root)):
+        remove_stale_temp_files(root / FEATURES_DIR, held=True)
+        run = _Extraction(root, extractors, progress or (lambda stage, done, total: None))
+        started = time.perf_counter()
+        run.all(segments)
+        run.report.seconds = time.perf_counter() - started
     return run.report
+
+
+def _waiting(root: Path) -> None:
+    warnings.warn(
+        f"another run is extracting the features of {root}; waiting for it to finish",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 class _Extraction:

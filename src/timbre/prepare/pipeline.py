@@ -175,7 +175,10 @@ def prepare_dataset(config: PrepareConfig, progress: ProgressFn | None = None) -
         resolve_whisper_model(config.asr)  # fail before any work when the model cannot be found
     jobs, warnings = collect_jobs(config)
     out = check_output_dir(config, [job.path for job in jobs])
-    with exclusive_dir(out, "timbre prepare"):  # two runs in one folder would remove each other's temp files
+    busy = (
+        f"{out} is in use by another timbre prepare, or a timbre train is reading it; wait for it to finish"
+    )
+    with exclusive_dir(out, "timbre prepare", busy=busy):  # two runs would remove each other's temp files
         open_output_dir(out)
         return _prepare(config, jobs, warnings, out, progress)
 

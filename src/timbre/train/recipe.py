@@ -29,7 +29,7 @@ from timbre.features.hubert import HubertExtractor, HubertOptions
 from timbre.features.loading import load_segment
 from timbre.features.roberta import RobertaPhoneFeatures
 from timbre.features.speaker import load_speaker_model
-from timbre.files import exclusive_dir, remove_stale_temp_files
+from timbre.files import exclusive_dir, remove_stale_temp_files, shared_dir
 from timbre.models.gpt import Text2SemanticDecoder
 from timbre.models.sovits import PRO_VERSIONS, SynthesizerTrn
 from timbre.train import autobatch, export, tiny
@@ -365,6 +365,15 @@ def gpt_config(opts: TrainOptions) -> GPTTrainConfig:
 
 def train_voice(opts: TrainOptions) -> TrainResult:
     """Run the whole recipe; returns what was done and the files written."""
+    env = DistEnv.from_environ()
+    # no run reads a dataset that `timbre prepare` is still writing (under torchrun the main process checks for all)
+    busy = f"{opts.dataset_dir} is being written by timbre prepare; wait for it to finish"
+    reading = env.is_main and opts.dataset_dir.is_dir()
+    with shared_dir(opts.dataset_dir, "timbre train", busy) if reading else nullcontext():
+        return _train_voice(opts, env)
+
+
+def _train_voice(opts: TrainOptions, env: DistEnv) -> TrainResult:
     summary: DatasetSummary = check_dataset(opts.dataset_dir, opts.wav_dir)
     check_model_dirs(opts.hubert, opts.roberta)
     if opts.config != "tiny":
@@ -373,7 +382,6 @@ def train_voice(opts: TrainOptions) -> TrainResult:
         raise TimbreError(
             f"--device {opts.device} was requested but no CUDA GPU is available (use auto or cpu)"
         )
-    env = DistEnv.from_environ()
     # one run at a time writes a voice folder (under torchrun the main process holds it for all)
     with exclusive_dir(opts.out_dir, "timbre train") if env.is_main else nullcontext():
         stages = STAGE_ORDER if opts.stage == "all" else (opts.stage,)
