@@ -66,11 +66,43 @@ def test_oom_backoff_splits_and_remembers() -> None:
         return weight
 
     backoff = OomBackoff()
-    weights = backoff.run(batch, step, reset=lambda: resets.append(1))
+    with pytest.warns(RuntimeWarning, match="out of memory at a batch of 8: retrying it as 4 micro-batches"):
+        weights = backoff.run(batch, step, reset=lambda: resets.append(1))
     assert backoff.splits == 4 and sum(weights) == pytest.approx(1.0) and len(resets) == 2
     calls.clear()
     backoff.run(batch, step, reset=lambda: None)
     assert calls == [2, 2, 2, 2]  # the split is remembered
+
+
+def test_a_failed_attempts_tensors_are_freed_before_the_retry_and_the_cache_emptied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An OOM's traceback holds the failed attempt's activations: memory is returned only once it is gone (inside
+    the `except` block `torch.cuda.empty_cache()` could free nothing)."""
+    import gc
+    import weakref
+
+    import timbre.train.oom as oom
+
+    held: list[weakref.ref[torch.Tensor]] = []
+    alive_at_free: list[bool] = []
+    monkeypatch.setattr(oom, "_free_memory", lambda: alive_at_free.append(held[-1]() is not None))
+
+    def step(mb: torch.Tensor, weight: float) -> None:
+        activations = torch.ones(1024) * len(
+            mb
+        )  # a local of the failing frame, as a forward pass leaves them
+        held.append(weakref.ref(activations))
+        if len(mb) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+
+    gc.disable()  # freed by reference counting alone, as CUDA tensors must be for the retry to find the memory
+    try:
+        OomBackoff().run(torch.zeros(2), step, reset=lambda: None)
+        assert probe_batch_size(lambda n: step(torch.zeros(n), 1.0), start=1, limit=4) == 1
+    finally:
+        gc.enable()
+    assert alive_at_free == [False, False]
 
 
 def test_oom_backoff_reraises_other_errors_and_gives_up() -> None:

@@ -8,6 +8,7 @@ remembered for the rest of the run. On CPU the path is exercised by tests that r
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,12 +107,18 @@ class OomBackoff:
                         f"out of memory even with the batch of {total} split into {self.splits} part(s): free the "
                         "device's memory, or use --precision bf16 (fp16 on a GPU without bf16)"
                     ) from exc
-                reset()
-                _free_memory()
-                self.splits *= 2
-                self.events.append(f"out of memory at batch {total}: retrying as {self.splits} micro-batches")
-                if self.on_change is not None:
-                    self.on_change(self.splits)
+            # only now, with the exception (whose traceback holds the failed attempt's activations) gone, can the
+            # memory be returned
+            reset()
+            _free_memory()
+            self.splits *= 2
+            event = (
+                f"out of memory at a batch of {total}: retrying it as {self.splits} micro-batches from now on"
+            )
+            self.events.append(event)
+            warnings.warn(event, RuntimeWarning, stacklevel=2)
+            if self.on_change is not None:
+                self.on_change(self.splits)
 
 
 def probe_batch_size(try_batch: Callable[[int], None], start: int = 1, limit: int = 256) -> int:
@@ -124,10 +131,10 @@ def probe_batch_size(try_batch: Callable[[int], None], start: int = 1, limit: in
         except Exception as exc:
             if not is_oom(exc):
                 raise
-            _free_memory()
             break
         best = size
         size *= 2
+    _free_memory()  # after the except block: the failed probe's tensors went with its traceback
     if best == 0:
         raise ValueError(
             f"even a batch of {start} does not fit in memory; lower the segment length or model size"
