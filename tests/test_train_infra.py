@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 from pathlib import Path
 
@@ -175,6 +176,31 @@ def test_metrics_csv_resume_and_plot(tmp_path: Path) -> None:
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "gpt.csv").read_text().count("\n") == 5
     assert any((tmp_path / "tensorboard" / "gpt").iterdir())
+
+
+def test_a_metric_that_overflowed_is_marked_not_left_out(tmp_path: Path) -> None:
+    """A gradient norm that was inf for most steps (a tiny model's first steps) used to leave an empty panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from timbre.train.metrics import plot_panel
+
+    fig, ax = plt.subplots()
+    plot_panel(ax, "grad_norm_g", [(1, math.inf), (2, math.nan), (3, math.inf), (4, 2e18)])
+    assert ax.get_title() == "grad_norm_g (3 of 4 steps inf/NaN: x)"
+    curve, crosses = ax.get_lines()
+    assert list(curve.get_xdata()) == [4] and list(crosses.get_xdata()) == [1, 2, 3]
+    plt.close(fig)
+    log = MetricsLogger(tmp_path, "sovits", tensorboard=False)
+    for step, norm in enumerate((math.inf, math.inf, 3.0), start=1):
+        log.log(step, {"grad_norm_g": norm})
+    assert [r["grad_norm_g"] for r in MetricsLogger(tmp_path, "sovits", False, resume_step=3).rows][:2] == [
+        math.inf,
+        math.inf,
+    ]  # the CSV keeps them
+    assert log.plot().read_bytes()[:4] == b"\x89PNG"
 
 
 def test_amp_policy_on_cpu() -> None:

@@ -14,6 +14,26 @@ def tensorboard_dir(folder: Path, name: str) -> Path:
     return folder / "tensorboard" / name
 
 
+def plot_panel(ax: Any, key: str, points: list[tuple[float, float]]) -> None:
+    """One metric's curve. Steps where it was inf or NaN (an overflowing gradient norm, a diverging loss) would
+    leave gaps, or an empty panel: they are marked with red crosses along the top and counted in the title."""
+    finite = [(x, y) for x, y in points if math.isfinite(y)]
+    bad = [x for x, y in points if not math.isfinite(y)]
+    ys = [y for _, y in finite]
+    ax.plot(
+        [x for x, _ in finite], ys, lw=1.2, marker="o" if len(ys) == 1 else None, ms=3
+    )  # one point: no line
+    if ys and min(ys) > 0 and max(ys) / min(ys) > 1e3:  # e.g. a first-step KL spike: keep the rest visible
+        ax.set_yscale("log")
+    title = key
+    if bad:
+        ax.plot(bad, [1.0] * len(bad), "x", color="red", transform=ax.get_xaxis_transform(), clip_on=False)
+        title += f" ({len(bad)} of {len(points)} steps inf/NaN: x)"
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("step", fontsize=8)
+    ax.grid(alpha=0.3)
+
+
 class MetricsLogger:
     """Appends metrics to `<folder>/<name>.csv` (resumable: rows past a resumed step are dropped) and TensorBoard."""
 
@@ -75,16 +95,7 @@ class MetricsLogger:
         rows = max(1, math.ceil(len(keys) / cols))
         fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
         for ax, key in zip(axes.flat, keys, strict=False):
-            pts = [(r["step"], r[key]) for r in self._rows if key in r]
-            ys = [p[1] for p in pts]
-            ax.plot([p[0] for p in pts], ys, lw=1.2)
-            if (
-                ys and min(ys) > 0 and max(ys) / min(ys) > 1e3
-            ):  # e.g. a first-step KL spike: keep the rest visible
-                ax.set_yscale("log")
-            ax.set_title(key, fontsize=9)
-            ax.set_xlabel("step", fontsize=8)
-            ax.grid(alpha=0.3)
+            plot_panel(ax, key, [(r["step"], r[key]) for r in self._rows if key in r])
         for ax in list(axes.flat)[len(keys) :]:
             ax.axis("off")
         fig.suptitle(f"{self.name} training", fontsize=10)
