@@ -113,7 +113,13 @@ def train(
     lora_alpha: Annotated[float | None, typer.Option(help="LoRA alpha (default 2 x rank).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
-    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the models.")] = False,
+    compile: Annotated[
+        bool,
+        typer.Option(
+            "--compile",
+            help="torch.compile the models (a GPU option: compiling takes minutes; on the CPU it measured slower).",
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1234,
     save_every: Annotated[int, typer.Option(help="Checkpoint every N optimizer steps (0: epoch ends).")] = 0,
     keep_checkpoints: Annotated[
