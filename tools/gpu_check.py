@@ -2,7 +2,8 @@
 
 The CPU machines timbre is built on have no GPU, so these paths are otherwise tested only through their CPU stand-ins:
 TF32, fp16 autocast with its grad scaler, bf16, a real CUDA out-of-memory error (the micro-batch back-off and
-`--batch-size auto`), the NCCL process group (`cpu:gloo,cuda:nccl`) with DDP, and training throughput.
+`--batch-size auto`), the NCCL process group (`cpu:gloo,cuda:nccl`) with DDP, the whole tiny `timbre train` recipe on
+the device, `--compile`, and training throughput.
 
 Run from the repository root (the device machine has PyTorch; `tools/gpu_check.sh` adds timbre's other needs):
 
@@ -333,11 +334,54 @@ def check_compile(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+def check_recipe(args: argparse.Namespace) -> dict[str, Any]:
+    """The whole `timbre train --config tiny` on the GPU (features with the batch engine, both stages, export), in
+    bf16, then a resume of the finished voice; and a `--batch-size auto` run (the probe on the real device)."""
+    from timbre.train.recipe import TrainOptions, train_voice
+    from timbre.train.tiny import write_tiny_dataset
+
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = write_tiny_dataset(Path(tmp) / "dataset", seconds=3.5)
+        for name, changes in (("bf16", {"precision": "bf16"}), ("auto_batch", {"batch_size": "auto"})):
+            started = time.perf_counter()
+            opts = TrainOptions(
+                dataset_dir=dataset,
+                out_dir=Path(tmp) / name,
+                config="tiny",
+                device=DEVICE,
+                progress=False,
+                **changes,
+            )
+            result = train_voice(opts)
+            figures[name] = {
+                "trained": result.trained,
+                "segments": result.segments,
+                "files": sorted(p.name for p in result.files.values()),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+            if result.trained != ["sovits", "gpt"]:
+                raise AssertionError(f"{name}: trained {result.trained}")
+        resumed = train_voice(
+            TrainOptions(
+                dataset_dir=dataset,
+                out_dir=Path(tmp) / "bf16",
+                config="tiny",
+                device=DEVICE,
+                progress=False,
+                resume=True,
+            )
+        )
+        figures["resume_of_finished"] = resumed.trained  # finished stages are skipped: []
+    return figures
+
+
 CHECKS: list[tuple[str, Check]] = [
     ("environment", check_environment),
     ("mixed_precision", check_mixed_precision),
     ("out_of_memory", check_out_of_memory),
     ("ddp_nccl", check_ddp_nccl),
+    ("recipe", check_recipe),
     ("sovits_throughput", check_sovits_throughput),
     ("gpt_throughput", check_gpt_throughput),
     ("compile", check_compile),
