@@ -175,6 +175,35 @@ def test_rank_zero_prepares_first_and_its_failure_reaches_every_rank(tmp_path: P
     assert [(tmp_path / f"agreed{r}.txt").read_text() for r in (0, 1)] == ["(10, True, False)"] * 2
 
 
+def test_the_other_ranks_wait_for_rank_zero_without_the_collectives_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NCCL's watchdog ends a process whose collective waits 10 minutes (gloo: 30): extracting a large dataset, or
+    waiting for another job's extraction of it, takes longer. The ranks wait in a gloo group of their own."""
+    import torch.distributed as dist
+
+    from timbre.train.distributed import PREPARE_TIMEOUT, DistEnv, main_rank_first
+
+    made: list[dict[str, object]] = []
+    new_group = dist.new_group
+
+    def spy(*args: object, **kwargs: object) -> object:
+        made.append(kwargs)
+        return new_group(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dist, "new_group", spy)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        assert (
+            main_rank_first(DistEnv(rank=0, world_size=2), torch.device("cpu"), lambda: "computed")
+            == "computed"
+        )
+    finally:
+        dist.destroy_process_group()
+    assert made == [{"backend": "gloo", "timeout": PREPARE_TIMEOUT}]
+    assert PREPARE_TIMEOUT.total_seconds() >= 6 * 3600
+
+
 def test_ddp_keeps_the_discriminators_k_major_gradient_layout(tmp_path: Path) -> None:
     """The Winograd layers store `weight_v` taps-outermost; DDP's bucket views follow a dense parameter's strides, so
     their gradients must arrive in that same layout (else DDP warns and copies every step)."""

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 import torch
@@ -101,12 +102,14 @@ def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
-def _reduce_int(value: int, op: dist.ReduceOp.RedOpType, device: torch.device) -> int:
+def _reduce_int(
+    value: int, op: dist.ReduceOp.RedOpType, device: torch.device, group: dist.ProcessGroup | None = None
+) -> int:
     """`value` reduced over every rank by `op` (the value itself when not distributed); also a barrier."""
     if not (dist.is_available() and dist.is_initialized()):
         return value
     tensor = torch.tensor([value], device=device)  # on the run's device: NCCL reduces CUDA tensors only
-    dist.all_reduce(tensor, op=op)
+    dist.all_reduce(tensor, op=op, group=group)
     return int(tensor.item())
 
 
@@ -134,6 +137,10 @@ def barrier() -> None:
         dist.barrier()
 
 
+# How long the other ranks wait for rank 0 to prepare the dataset (`main_rank_first`).
+PREPARE_TIMEOUT = timedelta(hours=12)
+
+
 def main_rank_first(env: DistEnv, device: torch.device, work: Callable[[], T]) -> T:
     """Run `work` on rank 0 first, then on the other ranks (which find its files written and up to date).
 
@@ -149,7 +156,11 @@ def main_rank_first(env: DistEnv, device: torch.device, work: Callable[[], T]) -
             result = work()
         except BaseException as exc:  # noqa: BLE001  (re-raised below, after telling the other ranks)
             failure = exc
-    failed = any_rank(failure is not None, device)  # also the barrier: rank 0 is done when this returns
+    # also the barrier: rank 0 is done when this returns. The other ranks may wait here for as long as extraction
+    # takes (a large dataset, or another job's extraction of it): longer than NCCL's 10 minutes (after which its
+    # watchdog ends the process) or gloo's 30. So they wait in a gloo group of their own with a long timeout.
+    waiting = dist.new_group(backend="gloo", timeout=PREPARE_TIMEOUT)
+    failed = bool(_reduce_int(int(failure is not None), dist.ReduceOp.MAX, torch.device("cpu"), waiting))
     if failure is not None:
         raise failure
     if failed:
