@@ -158,7 +158,7 @@ def _limit_memory(extra_bytes: int) -> float:
 
 
 def check_out_of_memory(args: argparse.Namespace) -> dict[str, Any]:
-    """A real CUDA OOM: memory capped at ~2.5 batches' worth, then `--batch-size auto`'s probe and a batch of 8
+    """A real CUDA OOM: memory capped at ~2.5 items' activations, then `--batch-size auto`'s probe and a batch of 8
     (the back-off must split it and finish the epoch)."""
     if not CUDA:
         return {"skipped": "no CUDA (the CPU tests inject the exception instead)"}
@@ -173,9 +173,13 @@ def check_out_of_memory(args: argparse.Namespace) -> dict[str, Any]:
     probe(1)
     one = torch.cuda.max_memory_allocated() - base
     torch.cuda.empty_cache()
-    # room for the weights (there now), AdamW's two moments of every parameter, and about 2.5 batches of 1
-    moments = 2 * sum(p.numel() * p.element_size() for m in (model, disc) for p in m.parameters())
-    fraction = _limit_memory(moments + int(2.5 * one))
+    # room for the weights (there now), their gradients, AdamW's two moments, and the activations of about 2.5 items
+    # (the probe's peak is one item's activations plus the gradients)
+    grads = sum(
+        p.numel() * p.element_size() for m in (model, disc) for p in m.parameters() if p.requires_grad
+    )
+    activations = max(one - grads, one // 4)
+    fraction = _limit_memory(3 * grads + int(2.5 * activations))
     figures: dict[str, Any] = {"batch1_peak_gib": round(one / 2**30, 2), "fraction": round(fraction, 4)}
     try:
         figures["auto_batch"] = autobatch.probe(probe, limit=8)
