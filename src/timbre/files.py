@@ -96,7 +96,7 @@ def _locked(
                 warnings.warn(
                     f"{folder} cannot be locked ({exc.strerror}); make sure no other {user} writes it meanwhile",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=3,  # exclusive_dir's or shared_dir's caller's frame is past contextlib's
                 )
         yield
     finally:

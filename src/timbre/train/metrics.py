@@ -20,9 +20,8 @@ def plot_panel(ax: Any, key: str, points: list[tuple[float, float]]) -> None:
     finite = [(x, y) for x, y in points if math.isfinite(y)]
     bad = [x for x, y in points if not math.isfinite(y)]
     ys = [y for _, y in finite]
-    ax.plot(
-        [x for x, _ in finite], ys, lw=1.2, marker="o" if len(ys) == 1 else None, ms=3
-    )  # one point: no line
+    lone = "o" if len(ys) == 1 else None  # a single point draws no line
+    ax.plot([x for x, _ in finite], ys, lw=1.2, marker=lone, ms=3)
     if ys and min(ys) > 0 and max(ys) / min(ys) > 1e3:  # e.g. a first-step KL spike: keep the rest visible
         ax.set_yscale("log")
     title = key
