@@ -250,8 +250,8 @@ def check_ddp_nccl(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def check_ddp_two_ranks(args: argparse.Namespace) -> dict[str, Any]:
-    """The repository's 2-rank DDP test script under torchrun, on the GPU when there is one (both ranks on GPU 0 is
-    refused by NCCL, so with one GPU the ranks use gloo on the CPU: this checks the launch, not NCCL)."""
+    """The repository's 2-rank DDP tests (torchrun, gloo) on that machine's CPUs: with one GPU, two ranks cannot
+    each have their own, so the GPU is hidden from them. This checks the launch there, not NCCL (`ddp_nccl` does)."""
     import subprocess
 
     test = ROOT / "tests" / "test_train_ddp.py"
@@ -261,6 +261,7 @@ def check_ddp_two_ranks(args: argparse.Namespace) -> dict[str, Any]:
     done = subprocess.run(  # noqa: S603  (this interpreter and a fixed path)
         [sys.executable, "-m", "pytest", "-q", "-x", str(test), "-p", "no:cacheprovider"],
         cwd=ROOT,
+        env=os.environ | {"CUDA_VISIBLE_DEVICES": ""},
         capture_output=True,
         text=True,
         timeout=300,
