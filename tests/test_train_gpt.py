@@ -42,6 +42,13 @@ def test_loss_goes_down_and_outputs_are_written(tmp_path: Path) -> None:
     rows = [r for r in (tmp_path / "gpt.csv").read_text().splitlines()[1:]]
     losses = [float(r.split(",")[1]) for r in rows]
     assert losses[-1] < losses[0]
+    # each row's learning rate is the one its step used: the first step's is the warm-up's first
+    header = (tmp_path / "gpt.csv").read_text().splitlines()[0].split(",")
+    lrs = [float(r.split(",")[header.index("lr")]) for r in rows]
+    from timbre.train.gpt_trainer import lr_lambda
+
+    factor = lr_lambda(len(rows), GPTTrainConfig(lr=3e-3))
+    assert lrs == pytest.approx([3e-3 * factor(i) for i in range(len(rows))])
     assert (tmp_path / "gpt_losses.png").exists()
     assert not model.training
 

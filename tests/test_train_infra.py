@@ -305,6 +305,24 @@ def test_fused_adamw_is_safe_for_parameters_stored_with_other_strides() -> None:
     torch.testing.assert_close(fused_p, loop_p, atol=1e-6, rtol=1e-6)
 
 
+def test_a_steps_logs_are_read_in_one_reduction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logged values stay tensors through the step (reading each one would make the CPU wait for the GPU) and are
+    averaged over the ranks in one all-reduce at log time."""
+    import timbre.train.loop as loop
+
+    reduced: list[torch.Tensor] = []
+    monkeypatch.setattr(loop, "all_reduce_mean", lambda t: reduced.append(t) or t / 2)  # as if 2 ranks summed
+    logs = {
+        "loss": torch.tensor(3.0),
+        "acc": torch.tensor([0.5]),
+        "grad_norm": 8.0,
+        "bf16": torch.tensor(2.0).bfloat16(),
+    }
+    assert loop.read_logs(logs) == {"loss": 1.5, "acc": 0.25, "grad_norm": 4.0, "bf16": 1.0}
+    assert len(reduced) == 1 and reduced[0].shape == (4,) and reduced[0].dtype == torch.float32
+    assert loop.read_logs({}) == {}
+
+
 def test_clip_gradients_measures_without_touching_or_clips_to_the_norm() -> None:
     from timbre.train.loop import clip_gradients
 
@@ -316,12 +334,15 @@ def test_clip_gradients_measures_without_touching_or_clips_to_the_norm() -> None
     params[0].grad = torch.tensor([3.0, 0.0, 0.0])
     params[1].grad = torch.tensor([[0.0, 4.0], [0.0, 0.0]])  # the third has no gradient
     before = [p.grad.clone() for p in params[:2]]
-    assert clip_gradients(params, None) == pytest.approx(5.0)  # the original SoVITS trainer: measure only
+    norm = clip_gradients(params, None)  # the original SoVITS trainer: measure only
+    assert isinstance(norm, torch.Tensor) and float(norm) == pytest.approx(5.0)  # read at log time
     assert all(torch.equal(p.grad, b) for p, b in zip(params, before, strict=False))
-    assert clip_gradients(params, 1.0) == pytest.approx(5.0)  # the norm before clipping is what gets logged
+    assert float(clip_gradients(params, 1.0)) == pytest.approx(
+        5.0
+    )  # the norm before clipping is what gets logged
     total = torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in params[:2]]))
     assert total.item() == pytest.approx(1.0, rel=1e-5)
-    assert clip_gradients([torch.nn.Parameter(torch.zeros(1))], None) == 0.0
+    assert float(clip_gradients([torch.nn.Parameter(torch.zeros(1))], None)) == 0.0
 
 
 def test_trainers_clip_as_the_original_by_default() -> None:

@@ -18,7 +18,6 @@ import torch
 from timbre.models.gpt import Text2SemanticDecoder
 from timbre.train.checkpoints import CheckpointManager, stage_checkpoints
 from timbre.train.data import GPTBatch, GPTItem, ListDataset, collate_gpt
-from timbre.train.distributed import all_reduce_mean
 from timbre.train.loop import (
     Position,
     RunConfig,
@@ -27,6 +26,7 @@ from timbre.train.loop import (
     make_loader,
     maybe_compile,
     progress_bar,
+    read_logs,
     restore_state,
     run_signature,
     save_state,
@@ -98,16 +98,17 @@ def train_gpt(
             run.out_dir, "gpt", tensorboard=env.is_main, resume_step=pos.step if run.resume else None
         )
 
-        def micro_step(batch: GPTBatch, weight: float) -> tuple[float, float]:
+        def micro_step(batch: GPTBatch, weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+            # targets incl. the EOS after each sequence, counted while the lengths are still on the CPU
+            tokens = int((batch.semantic_lens + 1).sum())
             batch = GPTBatch(*(t.to(device, non_blocking=True) for t in batch))
             with amp.autocast():
                 out = net(
                     batch.phone_ids, batch.phone_lens, batch.semantic_ids, batch.semantic_lens, batch.bert
                 )
-            tokens = int((batch.semantic_lens + 1).sum())  # targets incl. the EOS after each sequence
             loss = out.loss.float() / tokens
             scaler.scale(loss * weight / run.accum).backward()
-            return loss.item() * weight, out.acc.item() * weight
+            return loss.detach() * weight, out.acc.detach().float() * weight  # read at log time (`read_logs`)
 
         with (
             progress_bar(run.progress and env.is_main) as bar,
@@ -135,24 +136,20 @@ def train_gpt(
                     scaler.step(optimizer)
                     scaler.update()
                     optimizer.zero_grad(set_to_none=True)
+                    lr = float(scheduler.get_last_lr()[0])  # the rate this step used, for the log
                     scheduler.step()
                     pos.step += 1
                     if pos.step % run.log_every == 0:
-                        mean_loss = float(all_reduce_mean(torch.tensor(loss)))
-                        values = {
-                            "loss": mean_loss,
-                            "top3_acc": acc,
-                            "grad_norm": float(grad_norm),
-                            "lr": scheduler.get_last_lr()[0],
-                        }
+                        values = read_logs({"loss": loss, "top3_acc": acc, "grad_norm": grad_norm})
+                        values["lr"] = lr
                         if env.is_main:
                             metrics.log(pos.step, values)
-                        bar.update(task, metrics=f"loss {mean_loss:.3f} acc {acc:.2f}")
+                        bar.update(task, metrics=f"loss {values['loss']:.3f} acc {values['top3_acc']:.2f}")
                     if run.save_every and pos.step % run.save_every == 0:
                         save_state(ckpts, pos, modules, states, backoff, env)
                     if run.on_step is not None:
                         run.on_step(pos.step)
-                    stop_if_requested(stop, "GPT", ckpts, pos, modules, states, backoff, metrics, env, device)
+                    stop_if_requested(stop, "GPT", ckpts, pos, modules, states, backoff, metrics, env)
                 pos.epoch, pos.batch_in_epoch = epoch + 1, 0
                 save_state(ckpts, pos, modules, states, backoff, env)
         if env.is_main:

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from timbre.errors import CheckpointError, TrainingInterrupted
 from timbre.train.bucketing import BucketBatchSampler, BucketConfig
 from timbre.train.checkpoints import CheckpointManager, rng_state, set_rng_state
-from timbre.train.distributed import DistEnv, any_rank, barrier, distributed, gather
+from timbre.train.distributed import DistEnv, all_reduce_mean, any_rank, barrier, distributed, gather
 from timbre.train.host import keep_freed_memory
 from timbre.train.metrics import MetricsLogger
 from timbre.train.oom import OomBackoff
@@ -73,14 +73,27 @@ class Position:
     step: int = 0
 
 
-def clip_gradients(params: Sequence[torch.Tensor], max_norm: float | None) -> float:
-    """The total L2 norm of the parameters' gradients (before clipping), for logging; with `max_norm` the gradients
-    are also scaled down to that norm (`clip_grad_norm_`). `None` only measures, as the original SoVITS trainer does
-    (`clip_grad_value_(params, None)`), and leaves the gradients untouched."""
+def clip_gradients(params: Sequence[torch.Tensor], max_norm: float | None) -> torch.Tensor:
+    """The total L2 norm of the parameters' gradients (before clipping), for logging, as a 0-d tensor on their
+    device (read it at log time: reading it here would make the CPU wait for the GPU mid-step); with `max_norm` the
+    gradients are also scaled down to that norm (`clip_grad_norm_`). `None` only measures, as the original SoVITS
+    trainer does (`clip_grad_value_(params, None)`), and leaves the gradients untouched."""
     if max_norm is not None:
-        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        return torch.nn.utils.clip_grad_norm_(params, max_norm).detach()
     grads = [p.grad for p in params if p.grad is not None]
-    return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+    return torch.nn.utils.get_total_norm(grads).detach() if grads else torch.zeros(())
+
+
+def read_logs(logs: Mapping[str, torch.Tensor | float]) -> dict[str, float]:
+    """A step's logged values (tensors on the device, or numbers), averaged over the ranks under torchrun, as
+    floats: one all-reduce and one device-to-host copy for all of them (a `.item()` each would make the CPU wait for
+    the GPU each time, and one collective each would multiply DDP's latency)."""
+    if not logs:
+        return {}
+    tensors = [torch.as_tensor(v).detach().float().reshape(()) for v in logs.values()]
+    device = next((t.device for t in tensors if t.device.type != "cpu"), torch.device("cpu"))
+    values = all_reduce_mean(torch.stack([t.to(device) for t in tensors])).tolist()
+    return dict(zip(logs, values, strict=True))
 
 
 def resolve_device(run: RunConfig, env: DistEnv) -> torch.device:
@@ -295,13 +308,13 @@ def stop_if_requested(
     backoff: OomBackoff,
     metrics: MetricsLogger,
     env: DistEnv,
-    device: torch.device,
 ) -> None:
     """After a whole optimizer step: if a signal asked to stop, save this step's checkpoint and stop. Under torchrun
     every rank takes part (one signalled rank stops them all at the same step) and rank 0 saves."""
     requested = stop.requested
     if env.is_distributed:
-        requested = any_rank(requested, device)
+        # over gloo on the CPU: a CUDA tensor would make every step wait for the GPU (the group has both backends)
+        requested = any_rank(requested, torch.device("cpu"))
     if not requested:
         return
     save_state(ckpts, pos, modules, optimizers, backoff, env)

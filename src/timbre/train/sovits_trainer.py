@@ -29,7 +29,6 @@ from timbre.models.losses import discriminator_loss, feature_loss, generator_los
 from timbre.models.sovits import SynthesizerTrn, slice_segments
 from timbre.train.checkpoints import CheckpointManager, stage_checkpoints
 from timbre.train.data import ListDataset, SoVITSBatch, SoVITSItem, collate_sovits
-from timbre.train.distributed import all_reduce_mean
 from timbre.train.loop import (
     Position,
     RunConfig,
@@ -38,6 +37,7 @@ from timbre.train.loop import (
     make_loader,
     maybe_compile,
     progress_bar,
+    read_logs,
     restore_state,
     run_signature,
     save_state,
@@ -149,9 +149,10 @@ def train_sovits(
             y_mel = slice_segments(spec_to_mel(b.spec.float()), out.ids_slice, seg)
             return out, y, y_mel
 
-        def gan_step(parts: list[tuple[SoVITSBatch, float]]) -> dict[str, float]:
+        def gan_step(parts: list[tuple[SoVITSBatch, float]]) -> dict[str, torch.Tensor]:
             parts = [(to_device(b, device), w) for b, w in parts]
-            kept, rng_states, logs = [], [], {"loss_d": 0.0}
+            # logged values stay tensors on the device until `read_logs` (an `.item()` here would stall the GPU)
+            kept, rng_states, logs = [], [], {"loss_d": torch.zeros((), device=device)}
             for b, w in parts:  # pass 1: generator forward, discriminator gradients
                 rng_states.append(torch.get_rng_state())
                 out, y, y_mel = generate(b)
@@ -159,7 +160,7 @@ def train_sovits(
                     scores = net_d(y, out.y_hat.detach())
                 loss_d, _, _ = discriminator_loss(scores.real_scores, scores.fake_scores)
                 scaler.scale(loss_d * w).backward()
-                logs["loss_d"] += loss_d.item() * w
+                logs["loss_d"] = logs["loss_d"] + loss_d.detach() * w
                 kept.append((out, y, y_mel) if len(parts) == 1 else None)
             scaler.unscale_(optim_d)
             logs["grad_norm_d"] = clip_gradients(d_params, cfg.grad_clip)
@@ -188,8 +189,8 @@ def train_sovits(
                 # generator gradients only: D already stepped, so its weight gradients would be computed for nothing
                 torch.autograd.backward(scaler.scale(total), inputs=g_params)
                 for k, v in terms.items():
-                    logs[k] = logs.get(k, 0.0) + v.item() * weights[k]
-                logs["loss_g"] = logs.get("loss_g", 0.0) + total.detach().item()
+                    logs[k] = logs.get(k, 0.0) + v.detach() * weights[k]
+                logs["loss_g"] = logs.get("loss_g", 0.0) + total.detach()
             torch.set_rng_state(after_pass1)
             scaler.unscale_(optim_g)
             logs["grad_norm_g"] = clip_gradients(g_params, cfg.grad_clip)
@@ -223,18 +224,16 @@ def train_sovits(
                     window = []
                     pos.step += 1
                     if pos.step % run.log_every == 0:
-                        logs = {k: float(all_reduce_mean(torch.tensor(v))) for k, v in logs.items()}
-                        logs["lr"] = sched_g.get_last_lr()[0]
+                        values = read_logs(logs)
+                        values["lr"] = float(sched_g.get_last_lr()[0])
                         if env.is_main:
-                            metrics.log(pos.step, logs)
-                        bar.update(task, metrics=f"mel {logs['loss_mel']:.2f} d {logs['loss_d']:.2f}")
+                            metrics.log(pos.step, values)
+                        bar.update(task, metrics=f"mel {values['loss_mel']:.2f} d {values['loss_d']:.2f}")
                     if run.save_every and pos.step % run.save_every == 0:
                         save_state(ckpts, pos, modules, states, backoff, env)
                     if run.on_step is not None:
                         run.on_step(pos.step)
-                    stop_if_requested(
-                        stop, "SoVITS", ckpts, pos, modules, states, backoff, metrics, env, device
-                    )
+                    stop_if_requested(stop, "SoVITS", ckpts, pos, modules, states, backoff, metrics, env)
                 sched_g.step()
                 sched_d.step()
                 pos.epoch, pos.batch_in_epoch = epoch + 1, 0
