@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -71,8 +71,6 @@ class OomBackoff:
     # under torchrun a retry would run collectives (DDP's buffer broadcast and gradient reduction) that the other
     # ranks do not: they would wait forever. There an OOM is reported instead.
     distributed: bool = False
-    on_change: Callable[[int], None] | None = None
-    events: list[str] = field(default_factory=list)
 
     def run(self, batch: Any, step: Callable[[Any, float], Any], reset: Callable[[], None]) -> list[Any]:
         """Call `step` on each micro-batch in turn; returns their results."""
@@ -112,13 +110,11 @@ class OomBackoff:
             reset()
             _free_memory()
             self.splits *= 2
-            event = (
-                f"out of memory at a batch of {total}: retrying it as {self.splits} micro-batches from now on"
+            warnings.warn(
+                f"out of memory at a batch of {total}: retrying it as {self.splits} micro-batches from now on",
+                RuntimeWarning,
+                stacklevel=2,
             )
-            self.events.append(event)
-            warnings.warn(event, RuntimeWarning, stacklevel=2)
-            if self.on_change is not None:
-                self.on_change(self.splits)
 
 
 def probe_batch_size(try_batch: Callable[[int], None], start: int = 1, limit: int = 256) -> int:

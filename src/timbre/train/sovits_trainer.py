@@ -152,7 +152,8 @@ def train_sovits(
         def gan_step(parts: list[tuple[SoVITSBatch, float]]) -> dict[str, torch.Tensor]:
             parts = [(to_device(b, device), w) for b, w in parts]
             # logged values stay tensors on the device until `read_logs` (an `.item()` here would stall the GPU)
-            kept, rng_states, logs = [], [], {"loss_d": torch.zeros((), device=device)}
+            kept, rng_states = [], []
+            logs: dict[str, Any] = {}
             for b, w in parts:  # pass 1: generator forward, discriminator gradients
                 rng_states.append(torch.get_rng_state())
                 out, y, y_mel = generate(b)
@@ -160,7 +161,7 @@ def train_sovits(
                     scores = net_d(y, out.y_hat.detach())
                 loss_d, _, _ = discriminator_loss(scores.real_scores, scores.fake_scores)
                 scaler.scale(loss_d * w).backward()
-                logs["loss_d"] = logs["loss_d"] + loss_d.detach() * w
+                logs["loss_d"] = logs.get("loss_d", 0.0) + loss_d.detach() * w
                 kept.append((out, y, y_mel) if len(parts) == 1 else None)
             scaler.unscale_(optim_d)
             logs["grad_norm_d"] = clip_gradients(d_params, cfg.grad_clip)
