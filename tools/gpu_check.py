@@ -36,12 +36,18 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from timbre.compat.detweights import load_deterministic  # noqa: E402
-from timbre.eval.train_bench import StepBench, bench_gpt_step, bench_sovits_step, gpt_items, sovits_items  # noqa: E402
-from timbre.models.discriminators import MultiPeriodDiscriminator  # noqa: E402
-from timbre.models.gpt import GPTConfig, Text2SemanticDecoder  # noqa: E402
-from timbre.models.sovits import SoVITSConfig, SynthesizerTrn  # noqa: E402
-from timbre.train import autobatch, tiny  # noqa: E402
+from timbre.eval.train_bench import (  # noqa: E402
+    GPT_SHAPE,
+    SOVITS_SHAPE,
+    StepBench,
+    bench_gpt_step,
+    bench_sovits_step,
+    gpt_items,
+    gpt_model,
+    sovits_items,
+    sovits_models,
+)
+from timbre.train import autobatch  # noqa: E402
 from timbre.train.gpt_trainer import train_gpt  # noqa: E402
 from timbre.train.loop import RunConfig  # noqa: E402
 from timbre.train.sovits_trainer import train_sovits  # noqa: E402
@@ -53,25 +59,6 @@ DEVICE = "cuda" if CUDA else "cpu"
 
 def _size(args: argparse.Namespace) -> str:
     return "tiny" if args.quick or not CUDA else "full"
-
-
-def _sovits(size: str, seed: int = 0) -> tuple[SynthesizerTrn, torch.nn.Module, SoVITSConfig]:
-    cfg = SoVITSConfig.for_version("v2") if size == "full" else tiny.tiny_sovits_config()
-    disc = (
-        load_deterministic(MultiPeriodDiscriminator("v2"), seed + 1)
-        if size == "full"
-        else tiny.tiny_discriminator(seed + 1)
-    )
-    return load_deterministic(SynthesizerTrn(cfg), seed), disc, cfg
-
-
-def _gpt(size: str, seed: int = 0) -> tuple[Text2SemanticDecoder, GPTConfig]:
-    cfg = GPTConfig.v2() if size == "full" else tiny.TINY_GPT
-    return load_deterministic(Text2SemanticDecoder(cfg), seed, zero_eos_row=True), cfg
-
-
-def _item_shape(size: str) -> tuple[int, int]:
-    return (200, 48) if size == "full" else (16, 8)
 
 
 def _run(out: Path, **changes: Any) -> RunConfig:
@@ -122,18 +109,18 @@ def check_mixed_precision(args: argparse.Namespace) -> dict[str, Any]:
     for precision in ("fp16", "bf16"):
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            frames, phones = _item_shape("tiny")
-            model, disc, cfg = _sovits("tiny")
+            frames, phones = SOVITS_SHAPE["tiny"]
+            model, disc, cfg = sovits_models("tiny", 0)
             items = sovits_items(cfg, 8, frames, phones, seed=0)
             trained = train_sovits(
                 model, disc, items, _run(out / "s", max_batch=2, max_frames=2 * frames, precision=precision)
             )  # type: ignore[arg-type]
             rows = _metrics(out / "s", "sovits")
-            gpt, gcfg = _gpt("tiny")
+            gpt, gcfg = gpt_model("tiny", 0)
             trained_gpt = train_gpt(
                 gpt,
-                gpt_items(gcfg, 8, 12, 30, seed=0),
-                _run(out / "g", max_batch=2, max_frames=84, precision=precision),
+                gpt_items(gcfg, 8, *GPT_SHAPE["tiny"], seed=0),
+                _run(out / "g", max_batch=2, max_frames=2 * sum(GPT_SHAPE["tiny"]), precision=precision),
             )
             grows = _metrics(out / "g", "gpt")
         losses = [float(r["loss_g"]) for r in rows] + [float(r["loss"]) for r in grows if "loss" in r]
@@ -163,8 +150,8 @@ def check_out_of_memory(args: argparse.Namespace) -> dict[str, Any]:
     if not CUDA:
         return {"skipped": "no CUDA (the CPU tests inject the exception instead)"}
     size = _size(args)
-    frames, phones = _item_shape(size)
-    model, disc, cfg = _sovits(size)
+    frames, phones = SOVITS_SHAPE[size]
+    model, disc, cfg = sovits_models(size, 0)
     items = sovits_items(cfg, 8, frames, phones, seed=0)
     device = torch.device("cuda")
     probe = autobatch.sovits_probe(model, disc, items, device, "fp32")
@@ -314,8 +301,8 @@ def check_compile(args: argparse.Namespace) -> dict[str, Any]:
     size = _size(args)
     figures: dict[str, Any] = {}
     for compile_ in (False, True):
-        model, cfg = _gpt(size)
-        phones, codes = (60, 200) if size == "full" else (12, 30)
+        model, cfg = gpt_model(size, 0)
+        phones, codes = GPT_SHAPE[size]
         items = gpt_items(cfg, 4 * 8, phones, codes, seed=0)
         marks: list[float] = []
         with tempfile.TemporaryDirectory() as tmp:

@@ -187,20 +187,29 @@ def sovits_items(cfg: SoVITSConfig, count: int, frames: int, phones: int, seed: 
     return items
 
 
+# (frames, phones) of a benchmark utterance: 4 s of speech is 200 spectrogram frames and ~12 phones/s
+SOVITS_SHAPE = {"full": (200, 48), "tiny": (16, 8)}
+
+
+def sovits_models(size: str, seed: int) -> tuple[SynthesizerTrn, torch.nn.Module, SoVITSConfig]:
+    """The benchmark's generator, discriminator and config: v2 (full) or tiny, with deterministic weights."""
+    full = size == "full"
+    cfg = SoVITSConfig.for_version("v2") if full else tiny.tiny_sovits_config()
+    disc: torch.nn.Module = (
+        load_deterministic(MultiPeriodDiscriminator("v2"), seed + 1)
+        if full
+        else tiny.tiny_discriminator(seed + 1)
+    )
+    return load_deterministic(SynthesizerTrn(cfg), seed), disc, cfg  # type: ignore[return-value]
+
+
 def bench_sovits_step(bench: StepBench) -> StepTiming:
     """One SoVITS v2 training step (generator + multi-period discriminator)."""
     from timbre.train.sovits_trainer import train_sovits
 
-    full = bench.size == "full"
-    cfg = SoVITSConfig.for_version("v2") if full else tiny.tiny_sovits_config()
-    frames, phones = (200, 48) if full else (16, 8)  # 4 s of speech: 200 spectrogram frames, ~12 phones/s
+    model, disc, cfg = sovits_models(bench.size, bench.seed)
+    frames, phones = SOVITS_SHAPE[bench.size]
     batch = bench.batch or 2
-    model = load_deterministic(SynthesizerTrn(cfg), bench.seed)
-    disc: torch.nn.Module = (
-        load_deterministic(MultiPeriodDiscriminator("v2"), bench.seed + 1)
-        if full
-        else tiny.tiny_discriminator(bench.seed + 1)
-    )
     items = sovits_items(cfg, batch * _step_count(bench), frames, phones, bench.seed)
     return _timed(
         lambda run: train_sovits(model, disc, items, run),  # type: ignore[arg-type]
@@ -223,15 +232,23 @@ def gpt_items(cfg: GPTConfig, count: int, phones: int, codes: int, seed: int) ->
     ]
 
 
+# (phones, semantic codes) of a benchmark item
+GPT_SHAPE = {"full": (60, 200), "tiny": (12, 30)}
+
+
+def gpt_model(size: str, seed: int) -> tuple[Text2SemanticDecoder, GPTConfig]:
+    """The benchmark's GPT and config: v2 (full) or tiny, with deterministic weights."""
+    cfg = GPTConfig.v2() if size == "full" else tiny.TINY_GPT
+    return load_deterministic(Text2SemanticDecoder(cfg), seed, zero_eos_row=True), cfg  # type: ignore[return-value]
+
+
 def bench_gpt_step(bench: StepBench) -> StepTiming:
     """One GPT v2 training step (teacher-forced cross-entropy, AdamW)."""
     from timbre.train.gpt_trainer import train_gpt
 
-    full = bench.size == "full"
-    cfg = GPTConfig.v2() if full else tiny.TINY_GPT
-    phones, codes = (60, 200) if full else (12, 30)
+    model, cfg = gpt_model(bench.size, bench.seed)
+    phones, codes = GPT_SHAPE[bench.size]
     batch = bench.batch or 4
-    model = load_deterministic(Text2SemanticDecoder(cfg), bench.seed, zero_eos_row=True)
     items = gpt_items(cfg, batch * _step_count(bench), phones, codes, bench.seed)
     return _timed(lambda run: train_gpt(model, items, run), bench, batch, phones + codes)  # type: ignore[arg-type]
 
