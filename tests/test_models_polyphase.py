@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from timbre.models.discriminators import DiscriminatorS
-from timbre.models.polyphase import polyphase_conv1d
+from timbre.models.discriminators import DiscriminatorP, DiscriminatorS
+from timbre.models.polyphase import conv_rows, polyphase_conv1d
 
 CASES = [
     (s, k, p, g, t)
@@ -66,4 +66,57 @@ def test_scale_discriminator_training_path_gives_the_evaluation_path_gradients()
     direct, polyphase = grads(False), grads(True)
     assert len(direct) == len(polyphase) == len(list(disc.parameters()))
     for a, e in zip(polyphase, direct, strict=True):
+        torch.testing.assert_close(a, e, atol=1e-12, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("stride", "kernel", "padding", "width"), [(3, 5, 2, 2), (3, 5, 2, 11), (1, 3, 1, 1), (2, 4, 0, 3)]
+)
+def test_conv_rows_equals_conv2d_in_values_and_gradients(
+    stride: int, kernel: int, padding: int, width: int
+) -> None:
+    g = torch.Generator().manual_seed(stride * 100 + width)
+    x = torch.randn(3, 4, 37, width, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, 4, kernel, 1, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
+    want = F.conv2d(x, w, b, (stride, 1), (padding, 0))
+    got = conv_rows(x, w, b, stride, padding)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-12)
+    up = torch.randn(want.shape, generator=g, dtype=torch.float64)
+    for a, e in zip(
+        torch.autograd.grad((got * up).sum(), (x, w, b)),
+        torch.autograd.grad((want * up).sum(), (x, w, b)),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, e, atol=1e-11, rtol=1e-11)
+    assert conv_rows(x, w, None, stride, padding).shape == want.shape
+
+
+def test_conv_rows_rejects_a_kernel_of_other_channels() -> None:
+    with pytest.raises(ValueError, match="does not fit"):
+        conv_rows(torch.zeros(1, 3, 9, 2), torch.zeros(4, 2, 5, 1), None, 3, 2)
+
+
+@pytest.mark.parametrize("period", [2, 5])
+def test_period_discriminator_training_path_gives_the_evaluation_path_gradients(period: int) -> None:
+    """In training mode on the CPU the strided (5 x 1) layers are GEMMs over unfolded rows; in float64 (where the
+    Winograd layer keeps its direct form) scores, feature maps and every weight gradient equal the direct
+    convolutions' to rounding."""
+    torch.manual_seed(period)
+    disc = DiscriminatorP(period).double()
+    x = 0.1 * torch.randn(2, 1, 3001, dtype=torch.float64)
+
+    def run(training: bool) -> list[torch.Tensor]:
+        disc.train(training)
+        disc.zero_grad()
+        score, fmaps = disc(x)
+        (score.square().mean() + sum(f.abs().mean() for f in fmaps)).backward()
+        return [score.detach(), *(f.detach() for f in fmaps)] + [
+            p.grad.clone() for p in disc.parameters() if p.grad is not None
+        ]
+
+    direct, gemm = run(False), run(True)
+    assert len(direct) == len(gemm) == 1 + 6 + len(list(disc.parameters()))
+    for a, e in zip(gemm, direct, strict=True):
         torch.testing.assert_close(a, e, atol=1e-12, rtol=1e-9)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from timbre.errors import TimbreError
-from timbre.models.polyphase import polyphase_conv1d
+from timbre.models.polyphase import conv_rows, polyphase_conv1d
 from timbre.models.sovits.layers import LRELU_SLOPE, WNConv1d, WNConv2d
 from timbre.models.winograd import R_TAPS, conv_k5, weight_normed_kernel
 
@@ -81,6 +81,18 @@ def _strided_conv(conv: nn.Module, x: Tensor) -> Tensor:
     return polyphase_conv1d(x, weight, bias, stride, padding, conv.groups)
 
 
+def _column_conv(conv: nn.Module, x: Tensor) -> Tensor:
+    """A period discriminator's strided (5 x 1) layer: one GEMM over the unfolded rows when training on the CPU
+    without autocast (`conv_rows`; up to 2x faster forward + backward for the narrow periods), else the conv itself
+    (eval mode keeps the original's summation order; autocast keeps its own choice of precision per layer)."""
+    assert isinstance(conv, WNConv2d)
+    if not (conv.training and x.device.type == "cpu") or torch.is_autocast_enabled("cpu"):
+        return conv(x)
+    stride, padding = conv.stride[0], conv.padding
+    assert isinstance(padding, tuple) and padding[1] == 0 and conv.dilation == (1, 1) and conv.groups == 1
+    return conv_rows(x, conv.effective_weight(), conv.bias, stride, padding[0])
+
+
 @contextmanager
 def constant_weights(discriminator: nn.Module) -> Iterator[None]:
     """Within the block the discriminator's weights are constants: every weight norm (and Winograd kernel transform)
@@ -137,7 +149,7 @@ class DiscriminatorP(nn.Module):
         x = x.view(b, c, t // self.period, self.period)
         fmap = []
         for i, conv in enumerate(self.convs):
-            x = F.leaky_relu(_wide_conv(conv, x) if i == 4 else conv(x), LRELU_SLOPE)
+            x = F.leaky_relu(_wide_conv(conv, x) if i == 4 else _column_conv(conv, x), LRELU_SLOPE)
             fmap.append(x)
         x = self.conv_post(x)
         fmap.append(x)

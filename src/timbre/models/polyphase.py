@@ -12,6 +12,7 @@ channels per group) 3-4x faster this way in training (forward + backward), where
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -37,3 +38,24 @@ def polyphase_conv1d(
     xp = F.pad(x, (0, phases * s - t)).view(b, c_in, phases, s).transpose(2, 3).reshape(b, c_in * s, phases)
     xp = F.pad(xp, (-q_min, max(0, t_out + q_max - phases)))  # x_r[u] for u in [q_min, t_out - 1 + q_max]
     return F.conv1d(xp, w, bias, 1, 0, 1, groups)[..., :t_out]
+
+
+def conv_rows(x: Tensor, weight: Tensor, bias: Tensor | None, stride: int, padding: int) -> Tensor:
+    """Equals `F.conv2d(x, weight, bias, (stride, 1), (padding, 0))` for a column kernel [C_out, C_in, K, 1].
+
+    Computed as one GEMM over the unfolded rows (im2col): [C_out, C_in K] x [C_in K, B H_out W]. The period
+    discriminators' strided (5 x 1) layers run about twice as fast this way in training (forward + backward) for
+    narrow periods, where oneDNN's direct kernels handle a width of 2 or 3 poorly; the GEMM is near the machine's
+    peak. The result is a [B, C_out, H_out, W] view of a [C_out, B, H_out, W] buffer: the next layer's unfold reads it
+    channel-major, as it wants, and element-wise operations keep that layout.
+    """
+    b, c_in, _, w = x.shape
+    c_out, c_in_w, k, k_w = weight.shape
+    if c_in_w != c_in or k_w != 1:
+        raise ValueError(f"conv_rows: kernel {list(weight.shape)} does not fit an input of {c_in} channels")
+    rows = F.pad(x.transpose(0, 1), (0, 0, padding, padding)).unfold(2, k, stride)  # [C_in, B, H_out, W, K]
+    h_out = rows.shape[2]
+    cols = rows.permute(0, 4, 1, 2, 3).reshape(c_in * k, b * h_out * w)
+    flat = weight.reshape(c_out, c_in * k)
+    y = flat @ cols if bias is None else torch.addmm(bias.view(-1, 1), flat, cols)
+    return y.view(c_out, b, h_out, w).transpose(0, 1)
