@@ -54,21 +54,29 @@ def conv_rows(x: Tensor, weight: Tensor, bias: Tensor | None, stride: int, paddi
     """
     c_out, c_in_w, k, k_w = weight.shape
     if c_in_w != x.shape[1] or k_w != 1:
-        raise ValueError(f"conv_rows: kernel {list(weight.shape)} does not fit an input of {x.shape[1]} channels")
+        raise ValueError(
+            f"conv_rows: kernel {list(weight.shape)} does not fit an input of {x.shape[1]} channels"
+        )
     return _ConvRows.apply(x, weight, bias, stride, padding)  # type: ignore[no-any-return]
 
 
 class _ConvRows(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None, stride: int, padding: int) -> Tensor:
+    def forward(
+        ctx: Any, x: Tensor, weight: Tensor, bias: Tensor | None, stride: int, padding: int
+    ) -> Tensor:
         b, c_in, h, w = x.shape
         c_out, _, k, _ = weight.shape
-        rows = F.pad(x.transpose(0, 1), (0, 0, padding, padding)).unfold(2, k, stride)  # [C_in, B, H_out, W, K]
+        rows = F.pad(x.transpose(0, 1), (0, 0, padding, padding)).unfold(
+            2, k, stride
+        )  # [C_in, B, H_out, W, K]
         h_out = rows.shape[2]
         cols = rows.permute(0, 4, 1, 2, 3).reshape(c_in * k, b * h_out * w)
         flat = weight.reshape(c_out, c_in * k)
         y = flat @ cols if bias is None else torch.addmm(bias.view(-1, 1), flat, cols)
-        ctx.save_for_backward(cols if ctx.needs_input_grad[1] else None, flat if ctx.needs_input_grad[0] else None)
+        ctx.save_for_backward(
+            cols if ctx.needs_input_grad[1] else None, flat if ctx.needs_input_grad[0] else None
+        )
         ctx.geometry = (x.shape, stride, padding, h_out, k, bias is not None)
         return y.view(c_out, b, h_out, w).transpose(0, 1)
 
@@ -82,7 +90,9 @@ class _ConvRows(torch.autograd.Function):
             grad_cols = (flat.t() @ g).view(c_in, k, b, h_out, w)
             padded = grad.new_zeros(c_in, b, h + 2 * padding, w)
             span = stride * (h_out - 1) + 1
-            for tap in range(k):  # overlap-add: column tap `tap` of output row t came from padded row stride t + tap
+            for tap in range(
+                k
+            ):  # overlap-add: column tap `tap` of output row t came from padded row stride t + tap
                 padded[:, :, tap : tap + span : stride].add_(grad_cols[:, tap])
             grad_x = padded[:, :, padding : padding + h].transpose(0, 1)
         if ctx.needs_input_grad[1]:
