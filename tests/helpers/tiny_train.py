@@ -87,6 +87,9 @@ if __name__ == "__main__":
     from timbre.errors import TrainingInterrupted
 
     torch.set_num_threads(1)
+    # a shell starts background jobs with SIGINT ignored, and Python then leaves it ignored (so would timbre): give
+    # this script a terminal's Ctrl-C whatever the test suite was started from
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     out_dir, mode = Path(sys.argv[1]), sys.argv[2]
     try:
         model = run_tiny_gpt(
