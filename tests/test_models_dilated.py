@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from tests.helpers.grads import assert_same_values_and_gradients
 
 from timbre.models.dilated import dilated_conv1d
 from timbre.models.sovits.generator import ResBlock1, ResBlock2
@@ -20,15 +21,7 @@ def test_values_and_gradients_equal_conv1d_in_float64(kernel: int, dilation: int
     w = torch.randn(4, 5, kernel, generator=g, dtype=torch.float64, requires_grad=True)
     b = torch.randn(4, generator=g, dtype=torch.float64, requires_grad=True)
     want = F.conv1d(x, w, b, 1, padding, dilation)
-    got = dilated_conv1d(x, w, b, padding, dilation)
-    torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-12)
-    up = torch.randn(want.shape, generator=g, dtype=torch.float64)
-    for a, e in zip(
-        torch.autograd.grad((got * up).sum(), (x, w, b)),
-        torch.autograd.grad((want * up).sum(), (x, w, b)),
-        strict=True,
-    ):
-        torch.testing.assert_close(a, e, atol=1e-11, rtol=1e-11)
+    assert_same_values_and_gradients(dilated_conv1d(x, w, b, padding, dilation), want, (x, w, b), g)
 
 
 def test_without_bias_and_for_the_weight_alone() -> None:

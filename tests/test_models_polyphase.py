@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
+from tests.helpers.grads import assert_same_values_and_gradients
 
 from timbre.models.discriminators import DiscriminatorP, DiscriminatorS
 from timbre.models.polyphase import conv_rows, polyphase_conv1d
@@ -49,23 +51,26 @@ def test_too_short_input_is_a_clear_error() -> None:
         polyphase_conv1d(torch.zeros(1, 1, 3), torch.zeros(1, 1, 41), stride=4, padding=0)
 
 
-def test_scale_discriminator_training_path_gives_the_evaluation_path_gradients() -> None:
-    """In training mode on the CPU the grouped layers go through the polyphase form; in float64 (where the Winograd
-    layer keeps its direct form) every weight gradient equals the direct convolutions' to rounding."""
+@pytest.mark.parametrize("make", [DiscriminatorS, lambda: DiscriminatorP(2), lambda: DiscriminatorP(5)])
+def test_discriminator_training_path_gives_the_evaluation_path_outputs_and_gradients(make: Any) -> None:
+    """In training mode on the CPU the scale discriminator's grouped layers go through the polyphase form and the
+    period discriminators' strided (5 x 1) layers are GEMMs over unfolded rows; in float64 (where the Winograd layer
+    keeps its direct form) scores, feature maps and every weight gradient equal the direct convolutions' to rounding."""
     torch.manual_seed(5)
-    disc = DiscriminatorS().double()
+    disc = make().double()
     x = 0.1 * torch.randn(2, 1, 4096, dtype=torch.float64)
 
-    def grads(training: bool) -> list[torch.Tensor]:
+    def run(training: bool) -> list[torch.Tensor]:
         disc.train(training)
         disc.zero_grad()
         score, fmaps = disc(x)
         (score.square().mean() + sum(f.abs().mean() for f in fmaps)).backward()
-        return [p.grad.clone() for p in disc.parameters() if p.grad is not None]
+        grads = [p.grad.clone() for p in disc.parameters() if p.grad is not None]
+        return [score.detach(), *(f.detach() for f in fmaps), *grads]
 
-    direct, polyphase = grads(False), grads(True)
-    assert len(direct) == len(polyphase) == len(list(disc.parameters()))
-    for a, e in zip(polyphase, direct, strict=True):
+    direct, fast = run(False), run(True)
+    assert len(direct) == len(fast) == 1 + len(disc.convs) + 1 + len(list(disc.parameters()))
+    for a, e in zip(fast, direct, strict=True):
         torch.testing.assert_close(a, e, atol=1e-12, rtol=1e-9)
 
 
@@ -80,43 +85,10 @@ def test_conv_rows_equals_conv2d_in_values_and_gradients(
     w = torch.randn(6, 4, kernel, 1, generator=g, dtype=torch.float64, requires_grad=True)
     b = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
     want = F.conv2d(x, w, b, (stride, 1), (padding, 0))
-    got = conv_rows(x, w, b, stride, padding)
-    assert got.shape == want.shape
-    torch.testing.assert_close(got, want, atol=1e-12, rtol=1e-12)
-    up = torch.randn(want.shape, generator=g, dtype=torch.float64)
-    for a, e in zip(
-        torch.autograd.grad((got * up).sum(), (x, w, b)),
-        torch.autograd.grad((want * up).sum(), (x, w, b)),
-        strict=True,
-    ):
-        torch.testing.assert_close(a, e, atol=1e-11, rtol=1e-11)
+    assert_same_values_and_gradients(conv_rows(x, w, b, stride, padding), want, (x, w, b), g)
     assert conv_rows(x, w, None, stride, padding).shape == want.shape
 
 
 def test_conv_rows_rejects_a_kernel_of_other_channels() -> None:
     with pytest.raises(ValueError, match="does not fit"):
         conv_rows(torch.zeros(1, 3, 9, 2), torch.zeros(4, 2, 5, 1), None, 3, 2)
-
-
-@pytest.mark.parametrize("period", [2, 5])
-def test_period_discriminator_training_path_gives_the_evaluation_path_gradients(period: int) -> None:
-    """In training mode on the CPU the strided (5 x 1) layers are GEMMs over unfolded rows; in float64 (where the
-    Winograd layer keeps its direct form) scores, feature maps and every weight gradient equal the direct
-    convolutions' to rounding."""
-    torch.manual_seed(period)
-    disc = DiscriminatorP(period).double()
-    x = 0.1 * torch.randn(2, 1, 3001, dtype=torch.float64)
-
-    def run(training: bool) -> list[torch.Tensor]:
-        disc.train(training)
-        disc.zero_grad()
-        score, fmaps = disc(x)
-        (score.square().mean() + sum(f.abs().mean() for f in fmaps)).backward()
-        return [score.detach(), *(f.detach() for f in fmaps)] + [
-            p.grad.clone() for p in disc.parameters() if p.grad is not None
-        ]
-
-    direct, gemm = run(False), run(True)
-    assert len(direct) == len(gemm) == 1 + 6 + len(list(disc.parameters()))
-    for a, e in zip(gemm, direct, strict=True):
-        torch.testing.assert_close(a, e, atol=1e-12, rtol=1e-9)
