@@ -492,3 +492,25 @@ def test_the_voice_folder_must_be_its_own(dataset: Path, tmp_path: Path) -> None
         TrainOptions(
             dataset_dir=dataset, out_dir=tmp_path / "hubert" / "v", config="tiny", hubert=tmp_path / "hubert"
         )
+
+
+def test_the_tiny_sovits_starts_from_a_standard_normal_latent_and_varied_codes() -> None:
+    """Its prior and posterior start at N(0, 1) and its flow at identity, so the first KL loss is small (straight from
+    the deterministic generator it was 1e11-1e21 and its gradient overflowed); its quantizer still gives varied codes
+    for the tiny GPT to learn."""
+    from tests.helpers.tiny_train import tiny_sovits_items
+
+    from timbre.models.losses import kl_loss
+    from timbre.train import tiny
+    from timbre.train.data import collate_sovits
+
+    model = tiny.tiny_sovits(0)
+    batch = collate_sovits(tiny_sovits_items(2))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = model(batch.ssl, batch.spec, batch.spec_lengths, batch.text, batch.text_lengths, batch.sv_emb)
+        kl = float(kl_loss(out.z_p, out.logs_q, out.m_p, out.logs_p, out.z_mask))
+        codes = model.extract_latent(batch.ssl)
+    assert not out.logs_p.any() and not out.m_p.any() and not out.logs_q.any()
+    assert abs(kl) < 1.0
+    assert torch.unique(codes).numel() >= 8

@@ -58,7 +58,23 @@ def tiny_gpt(seed: int = 0) -> Text2SemanticDecoder:
 
 
 def tiny_sovits(seed: int = 0) -> SynthesizerTrn:
-    return load_deterministic(SynthesizerTrn(tiny_sovits_config()), seed).train()  # type: ignore[return-value]
+    """Deterministic weights (so that its quantizer gives varied semantic codes, which the tiny GPT then learns), with
+    the latent distributions starting at a standard normal: the flow's coupling layers at identity (zero `post`, as
+    the original initialises them) and zero prior and posterior projections (`enc_p.proj`, `enc_q.proj`). Straight
+    from the deterministic generator the prior's log-std reached +-20 and the first KL loss 1e11-1e21, whose gradient
+    overflowed to inf; from here it is below 1."""
+    model: SynthesizerTrn = load_deterministic(SynthesizerTrn(tiny_sovits_config()), seed)  # type: ignore[assignment]
+    with torch.no_grad():
+        layers = [getattr(m, "post", None) for m in model.flow.modules()] + [
+            model.enc_p.proj,
+            model.enc_q.proj,
+        ]
+        for layer in layers:
+            if isinstance(layer, nn.Conv1d):
+                nn.init.zeros_(layer.weight)
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
+    return model.train()
 
 
 class TinyDiscriminator(nn.Module):
