@@ -89,7 +89,8 @@ def _column_conv(conv: nn.Module, x: Tensor) -> Tensor:
     if not (conv.training and x.device.type == "cpu") or torch.is_autocast_enabled("cpu"):
         return conv(x)
     stride, padding = conv.stride[0], conv.padding
-    assert isinstance(padding, tuple) and padding[1] == 0 and conv.dilation == (1, 1) and conv.groups == 1
+    assert isinstance(padding, tuple) and padding[1] == 0 and conv.stride[1] == 1
+    assert conv.dilation == (1, 1) and conv.groups == 1
     return conv_rows(x, conv.effective_weight(), conv.bias, stride, padding[0])
 
 
