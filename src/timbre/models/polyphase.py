@@ -67,9 +67,8 @@ class _ConvRows(torch.autograd.Function):
     ) -> Tensor:
         b, c_in, h, w = x.shape
         c_out, _, k, _ = weight.shape
-        rows = F.pad(x.transpose(0, 1), (0, 0, padding, padding)).unfold(
-            2, k, stride
-        )  # [C_in, B, H_out, W, K]
+        # [C_in, B, H_out, W, K]
+        rows = F.pad(x.transpose(0, 1), (0, 0, padding, padding)).unfold(2, k, stride)
         h_out = rows.shape[2]
         cols = rows.permute(0, 4, 1, 2, 3).reshape(c_in * k, b * h_out * w)
         flat = weight.reshape(c_out, c_in * k)
@@ -90,9 +89,8 @@ class _ConvRows(torch.autograd.Function):
             grad_cols = (flat.t() @ g).view(c_in, k, b, h_out, w)
             padded = grad.new_zeros(c_in, b, h + 2 * padding, w)
             span = stride * (h_out - 1) + 1
-            for tap in range(
-                k
-            ):  # overlap-add: column tap `tap` of output row t came from padded row stride t + tap
+            # overlap-add: column tap `tap` of output row t came from padded row stride t + tap
+            for tap in range(k):
                 padded[:, :, tap : tap + span : stride].add_(grad_cols[:, tap])
             grad_x = padded[:, :, padding : padding + h].transpose(0, 1)
         if ctx.needs_input_grad[1]:

@@ -22,6 +22,7 @@ from timbre.compat.detweights import load_deterministic
 from timbre.models.discriminators import DiscriminatorOutput
 from timbre.models.gpt import GPTConfig, Text2SemanticDecoder
 from timbre.models.sovits import SoVITSConfig, SynthesizerTrn
+from timbre.models.sovits.flow import ResidualCouplingLayer
 
 # max_sec 2: decoding stops after 100 tokens (4 s of audio) even before the tiny GPT has learned to emit EOS
 TINY_GPT = GPTConfig(embedding_dim=64, hidden_dim=64, n_head=2, n_layer=2, ffn_dim=256, max_sec=2)
@@ -65,15 +66,10 @@ def tiny_sovits(seed: int = 0) -> SynthesizerTrn:
     overflowed to inf; from here it is below 1."""
     model: SynthesizerTrn = load_deterministic(SynthesizerTrn(tiny_sovits_config()), seed)  # type: ignore[assignment]
     with torch.no_grad():
-        layers = [getattr(m, "post", None) for m in model.flow.modules()] + [
-            model.enc_p.proj,
-            model.enc_q.proj,
-        ]
-        for layer in layers:
-            if isinstance(layer, nn.Conv1d):
-                nn.init.zeros_(layer.weight)
-                if layer.bias is not None:
-                    nn.init.zeros_(layer.bias)
+        couplings = [m.post for m in model.flow.modules() if isinstance(m, ResidualCouplingLayer)]
+        for layer in [*couplings, model.enc_p.proj, model.enc_q.proj]:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)  # type: ignore[arg-type]  # all three kinds have a bias
     return model.train()
 
 

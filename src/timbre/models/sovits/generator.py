@@ -26,10 +26,9 @@ def _dilated(conv: nn.Module, x: Tensor) -> Tensor:
     if not isinstance(conv, WNConv1d):
         return conv(x)  # type: ignore[no-any-return]
     padding, dilation = conv.padding[0], conv.dilation[0]
-    plain = dilation == 1 or conv.groups != 1 or conv._folded is not None or not isinstance(padding, int)
-    if plain or not conv.training or x.device.type != "cpu" or torch.is_autocast_enabled("cpu"):
+    fast = conv.training and dilation > 1 and conv.groups == 1 and x.device.type == "cpu"
+    if not fast or not isinstance(padding, int) or torch.is_autocast_enabled("cpu"):
         return conv(x)
-    assert isinstance(padding, int)
     return dilated_conv1d(x, conv.effective_weight(), conv.bias, padding, dilation)
 
 
