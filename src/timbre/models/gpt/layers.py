@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from timbre.models.dropout import Dropout
-from timbre.models.dropout import dropout as fast_dropout
+from timbre.models.gpt.blocked_attention import AttentionPlan, blocked_attention
 
 
 class TokenEmbedding(nn.Module):
@@ -76,36 +76,18 @@ class SelfAttention(nn.Module):
         self.out_proj = nn.Linear(dim, dim)
         nn.init.xavier_uniform_(self.in_proj_weight)
 
-    def forward(self, x: Tensor, attend: Tensor | None) -> Tensor:
-        """x [B, T, D]; attend: bool, True where a query may see a key, broadcastable to [B, H, T, T]."""
+    def forward(self, x: Tensor, attend: Tensor | AttentionPlan | None) -> Tensor:
+        """x [B, T, D]; attend: bool, True where a query may see a key, broadcastable to [B, H, T, T], or the same
+        mask as an `AttentionPlan` (CPU training with dropout)."""
         b, t, d = x.shape
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(b, t, 3, self.n_head, d // self.n_head)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, H, T, hd]
         p = self.dropout if self.training else 0.0
-        if p > 0.0 and x.device.type == "cpu":
-            a = _attention_with_dropout(q, k, v, attend, p)
+        if isinstance(attend, AttentionPlan):
+            a = blocked_attention(q, k, v, attend, p)
         else:
             a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend, dropout_p=p)  # [B, H, T, hd]
         return self.out_proj(a.transpose(1, 2).reshape(b, t, d))
-
-
-def additive_mask(attend: Tensor | None, dtype: torch.dtype) -> Tensor | None:
-    """A bool "may attend" mask as the float mask softmax adds (0 or -inf); float masks pass through."""
-    if attend is None or attend.dtype != torch.bool:
-        return attend
-    return torch.zeros(attend.shape, dtype=dtype, device=attend.device).masked_fill_(~attend, float("-inf"))
-
-
-def _attention_with_dropout(q: Tensor, k: Tensor, v: Tensor, attend: Tensor | None, p: float) -> Tensor:
-    """softmax(q k^T / sqrt(hd) + mask), dropout, @ v: what SDPA's math path does on the CPU, with the fast mask.
-
-    Every row must be allowed at least one key (true of the prefix-LM masks used here).
-    """
-    scores = torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-2, -1))  # [B, H, T, T]
-    mask = additive_mask(attend, scores.dtype)
-    if mask is not None:
-        scores = scores.add_(mask)
-    return torch.matmul(fast_dropout(torch.softmax(scores, dim=-1), p), v)
 
 
 class TransformerLayer(nn.Module):
@@ -122,7 +104,7 @@ class TransformerLayer(nn.Module):
         self.dropout1 = Dropout(dropout)  # on the attention branch
         self.dropout2 = Dropout(dropout)  # on the feed-forward branch
 
-    def forward(self, x: Tensor, attend: Tensor | None) -> Tensor:  # [B, T, D]
+    def forward(self, x: Tensor, attend: Tensor | AttentionPlan | None) -> Tensor:  # [B, T, D]
         x = self.norm1(x + self.dropout1(self.self_attn(x, attend)))
         ff = self.linear2(self.dropout(F.relu(self.linear1(x))))
         return self.norm2(x + self.dropout2(ff))
@@ -134,10 +116,13 @@ class TransformerStack(nn.Module):
     def __init__(self, n_layer: int, dim: int, n_head: int, ffn_dim: int, dropout: float = 0.1) -> None:
         super().__init__()
         self.layers = nn.ModuleList(TransformerLayer(dim, n_head, ffn_dim, dropout) for _ in range(n_layer))
+        self.dropout = dropout
 
     def forward(self, x: Tensor, attend: Tensor | None) -> Tensor:
-        if self.training and x.device.type == "cpu":
-            attend = additive_mask(attend, x.dtype)  # once per forward instead of once per layer
+        plan: Tensor | AttentionPlan | None = attend
+        if self.training and self.dropout > 0.0 and x.device.type == "cpu":
+            # attention dropout on the CPU, where SDPA's fused kernels do not apply
+            plan = AttentionPlan.from_mask(attend, x.shape[1], x.dtype)  # once per forward, for every layer
         for layer in self.layers:
-            x = layer(x, attend)
+            x = layer(x, plan)
         return x

@@ -1,0 +1,134 @@
+"""Training attention on the CPU with attention dropout, skipping the key blocks the mask hides.
+
+The GPT's prefix-LM mask hides the semantic keys from every text query and the future semantic keys from every
+semantic query: about half of the [S, S] score matrix in a training batch. SDPA's fused CPU kernels do not take
+dropout, so training ran the plain math (scores, mask, softmax, dropout, @ v) over the whole matrix. Here the queries
+are split into row blocks; a block's keys stop at the last key that any of its rows may see (read from the mask, so
+any mask works), and the scores, softmax, dropout and both products run on that [rows, keys] rectangle only. A hidden
+key gets probability exactly 0 either way, so only the summation order changes.
+
+The dropout is applied as a boolean mask on the probabilities, and its 1 / (1 - p) scale is folded into the value
+product; backward is written out (two products per block for the query/key gradients, two for the value and
+probability gradients, one fused softmax backward), with the mask re-applied rather than a float multiplier saved.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from timbre.models.dropout import keep_factor
+
+ROWS_PER_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class RowBlock:
+    start: int
+    stop: int
+    keys: int  # keys [0, keys) are visible to some row of the block; the rest are hidden from all of them
+    bias: Tensor  # [B, 1, stop - start, keys] float: 0 where a query may see a key, -inf where not
+
+
+@dataclass(frozen=True)
+class AttentionPlan:
+    """A bool "may attend" mask [B, 1, S, S], cut into row blocks once per forward and shared by every layer."""
+
+    blocks: tuple[RowBlock, ...]
+    length: int
+
+    @classmethod
+    def from_mask(
+        cls,
+        attend: Tensor | None,
+        length: int,
+        dtype: torch.dtype = torch.float32,
+        rows_per_block: int = ROWS_PER_BLOCK,
+    ) -> AttentionPlan:
+        """attend: bool, True where a query may see a key, [S, S] or [B, 1, S, S]; None: every key is visible."""
+        if attend is None:
+            attend = torch.ones(length, length, dtype=torch.bool)
+        if attend.dim() == 2:
+            attend = attend[None, None]
+        if (
+            attend.dtype != torch.bool
+            or attend.dim() != 4
+            or attend.shape[1] != 1
+            or attend.shape[-1] != length
+        ):
+            raise ValueError(
+                f"attention mask must be bool [{length}, {length}] or [B, 1, {length}, {length}], "
+                f"got {attend.dtype} {list(attend.shape)}"
+            )
+        s = attend.shape[-1]
+        seen = attend.any(dim=(0, 1))  # [S, S]: a key some batch row's query may see
+        if not bool(seen.any(dim=1).all()):
+            raise ValueError("every query must be allowed at least one key")
+        last = torch.arange(1, s + 1).mul(seen).amax(dim=1)  # [S] one past each query's last visible key
+        blocks = []
+        for start in range(0, s, rows_per_block):
+            stop = min(s, start + rows_per_block)
+            keys = int(last[start:stop].max())
+            hidden = ~attend[:, :, start:stop, :keys]
+            bias = torch.zeros(hidden.shape, dtype=dtype).masked_fill_(hidden, float("-inf"))
+            blocks.append(RowBlock(start, stop, keys, bias))
+        return cls(tuple(blocks), s)
+
+
+@torch.compiler.disable  # numpy draws the dropout mask; under torch.compile this runs eagerly
+def blocked_attention(q: Tensor, k: Tensor, v: Tensor, plan: AttentionPlan, p: float) -> Tensor:
+    """softmax(q k^T / sqrt(hd), masked) with dropout p on the probabilities, @ v. q, k, v [B, H, S, hd] (any
+    strides) -> [B, H, S, hd]; rows of `plan` whose every key is hidden are not allowed (`from_mask` checks)."""
+    if q.shape[-2] != plan.length:
+        raise ValueError(f"attention plan is for {plan.length} positions, the input has {q.shape[-2]}")
+    return _BlockedAttention.apply(q, k, v, plan, p)  # type: ignore[no-any-return]
+
+
+def _heads(x: Tensor) -> Tensor:
+    """[B, H, S, hd] -> a contiguous [B H, S, hd] copy."""
+    b, h, s, d = x.shape
+    return x.reshape(b * h, s, d).contiguous()
+
+
+class _BlockedAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, q: Tensor, k: Tensor, v: Tensor, plan: AttentionPlan, p: float) -> Tensor:
+        b, h, s, d = q.shape
+        qs = _heads(q).mul_(1.0 / math.sqrt(d))  # [BH, S, hd], the scale taken before the product
+        kh, vh = _heads(k), _heads(v)
+        out = torch.empty_like(qs)
+        probs, factors = [], []
+        for blk in plan.blocks:
+            rows, keys = slice(blk.start, blk.stop), slice(0, blk.keys)
+            scores = torch.bmm(qs[:, rows], kh[:, keys].transpose(1, 2))  # [BH, rows, keys]
+            scores.view(b, h, *scores.shape[1:]).add_(blk.bias)
+            prob = torch.softmax(scores, dim=-1)
+            factor = keep_factor(prob.shape, p, prob.dtype)  # 0 or 1 / (1 - p)
+            out[:, rows] = torch.bmm(prob * factor, vh[:, keys])
+            probs.append(prob)
+            factors.append(factor)
+        ctx.save_for_backward(qs, kh, vh, *probs, *factors)
+        ctx.plan, ctx.shape = plan, (b, h, s, d)
+        return out.view(b, h, s, d)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, Tensor, None, None]:
+        plan: AttentionPlan = ctx.plan
+        b, h, s, d = ctx.shape
+        qs, kh, vh, *saved = ctx.saved_tensors
+        n = len(plan.blocks)
+        g = _heads(grad)  # [BH, S, hd]
+        dq, dk, dv = torch.empty_like(qs), torch.zeros_like(kh), torch.zeros_like(vh)
+        for blk, prob, factor in zip(plan.blocks, saved[:n], saved[n:], strict=True):
+            rows, keys = slice(blk.start, blk.stop), slice(0, blk.keys)
+            dv[:, keys] += torch.bmm((prob * factor).transpose(1, 2), g[:, rows])
+            dprob = torch.bmm(g[:, rows], vh[:, keys].transpose(1, 2)).mul_(factor)
+            dscores = torch._softmax_backward_data(dprob, prob, -1, prob.dtype)  # [BH, rows, keys]
+            dq[:, rows] = torch.bmm(dscores, kh[:, keys])
+            dk[:, keys] += torch.bmm(dscores.transpose(1, 2), qs[:, rows])
+        dq.mul_(1.0 / math.sqrt(d))
+        return dq.view(b, h, s, d), dk.view(b, h, s, d), dv.view(b, h, s, d), None, None
