@@ -217,6 +217,7 @@ def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.Captu
         "--partition", "gpu", "--time", "12:00:00", "--out", str(tmp_path / "voice"),
         "--pretrained-gpt", "s1.ckpt", "--pretrained-sovits", "s2G2333k.pth", "--hubert", "hubert",
         "--batch-size", "auto", "--lora-rank", "8", "--grad-clip", "0", "--wav-dir", "audio",
+        "--gpt-optimizer", "scaled-adam",
     ]  # fmt: skip
     code, stdout, err = run_cli(argv, capsys)
     assert code == 0, err
@@ -233,7 +234,7 @@ def test_slurm_writes_a_valid_sbatch_script(tmp_path: Path, capsys: pytest.Captu
     assert f"--pretrained-sovits {Path('s2G2333k.pth').resolve()}" in text  # absolute: the job runs elsewhere
     assert "--batch-size auto" in text and "--lora-rank 8" in text and "--precision bf16" in text
     assert " --resume" in text  # a resubmitted or requeued job continues the run it finds
-    assert "--grad-clip 0.0" in text
+    assert "--grad-clip 0.0" in text and "--gpt-optimizer scaled-adam" in text
     assert f"--wav-dir {Path('audio').resolve()}" in text
     bash = shutil.which("bash")
     assert bash

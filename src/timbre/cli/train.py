@@ -74,6 +74,14 @@ WavDirOpt = Annotated[
         "(a list written by the original's WebUI on another machine)."
     ),
 ]
+GptOptimizerOpt = Annotated[
+    str,
+    typer.Option(
+        help="GPT optimizer: adamw (warmup + cosine decay, gradient norm clipped at 1.0) or scaled-adam (the "
+        "original's: ScaledAdam at 0.01 for the first step and 0.002 after, its own clipping; add --accum 4 for the "
+        "original's steps every 4 batches)."
+    ),
+]
 LoraOpt = Annotated[
     int, typer.Option(help="LoRA rank (0: full fine-tuning); merged into the exported weights.")
 ]
@@ -111,6 +119,7 @@ def train(
     overwrite: OverwriteOpt = False,
     lora_rank: LoraOpt = 0,
     lora_alpha: Annotated[float | None, typer.Option(help="LoRA alpha (default 2 x rank).")] = None,
+    gpt_optimizer: GptOptimizerOpt = "adamw",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     num_workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
     compile: Annotated[
@@ -162,6 +171,7 @@ def train(
         overwrite=overwrite,
         lora_rank=lora_rank,
         lora_alpha=lora_alpha,
+        gpt_optimizer=gpt_optimizer,
         device=device,
         num_workers=num_workers,
         compile=compile,
@@ -230,6 +240,7 @@ def slurm(
         ),
     ] = True,
     lora_rank: LoraOpt = 0,
+    gpt_optimizer: GptOptimizerOpt = "adamw",
 ) -> None:
     """Write an sbatch script running `timbre train` on N nodes x G GPUs (srun + torchrun, c10d rendezvous)."""
     from timbre.train.recipe import TrainOptions
@@ -241,6 +252,7 @@ def slurm(
         dataset_dir=dataset, out_dir=out, config=config, pretrained_gpt=pretrained_gpt,
         pretrained_sovits=pretrained_sovits, hubert=hubert, stage=stage, batch_size=_batch(batch_size),
         accum=accum, grad_clip=grad_clip, precision=precision, resume=resume, lora_rank=lora_rank,
+        gpt_optimizer=gpt_optimizer,
     )  # fmt: skip
     cfg = SlurmConfig(
         nodes=nodes,
@@ -272,6 +284,7 @@ def slurm(
         ("--precision", precision),
         ("--resume", resume),
         ("--lora-rank", lora_rank or None),
+        ("--gpt-optimizer", None if gpt_optimizer == "adamw" else gpt_optimizer),
     ):
         args += _flag(name, value)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 One loop: bucketed batches → (micro-batches on OOM) → autocast forward/backward with loss scaled for accumulation →
 unscale, clip, step every `accum` batches → checkpoint every `save_every` steps and at each epoch end. AdamW with linear
-warmup and cosine decay replaces the original's ScaledAdam. Resuming restores weights, optimizer, scheduler, scaler,
+warmup and cosine decay by default; `optimizer="scaled-adam"` trains as the original does (`timbre.train.scaled_adam`:
+ScaledAdam, 0.01 on the first step and 0.002 after). Resuming restores weights, optimizer, scheduler, scaler,
 RNG and the position inside the epoch, so an interrupted run ends with the same weights as an uninterrupted one.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -39,6 +40,10 @@ from timbre.train.loop import (
 from timbre.train.lora import LoRAConfig, apply_lora, lora_parameters, merge_lora
 from timbre.train.metrics import MetricsLogger
 from timbre.train.oom import OomBackoff
+from timbre.train.scaled_adam import ScaledAdam, original_gpt_lr_factor
+
+GPT_OPTIMIZERS = ("adamw", "scaled-adam")
+ORIGINAL_GPT_LR = 0.01  # ScaledAdam's rate in the original's GPT recipe (first step; 0.002 after)
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,17 @@ class GPTTrainConfig:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.95)
-    grad_clip: float | None = 1.0  # total-norm clipping, as the original's GPT stage; None: measure only
+    grad_clip: float | None = 1.0  # total-norm clipping; None: measure only
     lora: LoRAConfig | None = None
+    # "scaled-adam": the original's optimizer and rate (ORIGINAL_GPT_LR, then 0.2 x it; `lr`, `betas`, `weight_decay`
+    # and the warmup/decay fields are AdamW's); it clips by its own rule, so leave grad_clip None to match it
+    optimizer: Literal["adamw", "scaled-adam"] = "adamw"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in GPT_OPTIMIZERS:
+            raise ValueError(
+                f"GPT optimizer must be one of {', '.join(GPT_OPTIMIZERS)}, got {self.optimizer!r}"
+            )
 
 
 def lr_lambda(total_steps: int, cfg: GPTTrainConfig) -> Any:
@@ -81,16 +95,22 @@ def train_gpt(
             else [p for p in model.parameters() if p.requires_grad]
         )
         net = maybe_compile(wrap_ddp(model, env, device), run)
-        optimizer = adamw(params, cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         lengths = [len(it.phone_ids) + len(it.semantic) for it in items]
         sampler, loader = make_loader(ListDataset(items), lengths, run, env, collate_gpt, device)
-        total_steps = max(1, run.epochs * math.ceil(len(sampler) / run.accum))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg))
+        optimizer: torch.optim.Optimizer
+        if cfg.optimizer == "scaled-adam":
+            optimizer = ScaledAdam(params, ORIGINAL_GPT_LR, betas=(0.9, 0.95))
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, original_gpt_lr_factor)
+        else:
+            optimizer = adamw(params, cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+            total_steps = max(1, run.epochs * math.ceil(len(sampler) / run.accum))
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg))
         scaler = amp.grad_scaler()
         backoff = OomBackoff(distributed=env.is_distributed)
-        ckpts = CheckpointManager(
-            stage_checkpoints(run.out_dir, "gpt"), run.keep_last, run_signature(run, env, lengths)
-        )
+        signature = run_signature(run, env, lengths)
+        if cfg.optimizer != "adamw":  # (absent for AdamW, so that earlier checkpoints still match)
+            signature["optimizer"] = cfg.optimizer  # its state does not load into the other optimizer
+        ckpts = CheckpointManager(stage_checkpoints(run.out_dir, "gpt"), run.keep_last, signature)
         modules = {"gpt": model}
         states = {"optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
         pos = restore_state(ckpts, modules, states, backoff, env) if run.resume else Position()

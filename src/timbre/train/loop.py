@@ -395,6 +395,7 @@ _SIGNATURE_NAMES = {
     "accum": "--accum",
     "seed": "--seed",
     "world_size": "processes",
+    "optimizer": "--gpt-optimizer",
 }
 
 

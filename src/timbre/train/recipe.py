@@ -36,7 +36,7 @@ from timbre.train import autobatch, export, tiny
 from timbre.train.checkpoints import CheckpointManager
 from timbre.train.data import HOP, GPTItem, SoVITSItem
 from timbre.train.distributed import DistEnv, distributed, main_rank_first, min_over_ranks
-from timbre.train.gpt_trainer import GPTTrainConfig, train_gpt
+from timbre.train.gpt_trainer import GPT_OPTIMIZERS, GPTTrainConfig, train_gpt
 from timbre.train.inputs import (
     DatasetSummary,
     check_dataset,
@@ -127,6 +127,9 @@ class TrainOptions:
     overwrite: bool = False  # train stages the voice folder already holds (or was interrupted in) again
     lora_rank: int = 0  # 0: full fine-tuning
     lora_alpha: float | None = None  # default 2 × rank
+    gpt_optimizer: str = (
+        "adamw"  # adamw | scaled-adam (the original's; its GPT gradients are then not norm-clipped)
+    )
     device: str = "auto"
     num_workers: int = 0
     compile: bool = False
@@ -169,6 +172,10 @@ class TrainOptions:
             )
         if self.lora_rank < 0 or self.accum < 1:
             raise TimbreError("--lora-rank must be >= 0 and --accum >= 1")
+        if self.gpt_optimizer not in GPT_OPTIMIZERS:
+            raise TimbreError(
+                f"--gpt-optimizer must be one of {', '.join(GPT_OPTIMIZERS)}, got {self.gpt_optimizer!r}"
+            )
         if self.grad_clip is not None and not self.grad_clip >= 0:
             raise TimbreError(f"--grad-clip must be 0 (off) or a positive norm, got {self.grad_clip}")
         if self.config == "default":
@@ -359,8 +366,14 @@ def sovits_config(opts: TrainOptions) -> SoVITSTrainConfig:
 
 
 def gpt_config(opts: TrainOptions) -> GPTTrainConfig:
-    clip = _grad_clip(opts, GPTTrainConfig.grad_clip)
-    return GPTTrainConfig(lr=opts.defaults.lr_gpt, grad_clip=clip, lora=lora(opts, None))
+    original = opts.gpt_optimizer == "scaled-adam"  # which clips by its own rule, as in the original
+    clip = _grad_clip(opts, None if original else GPTTrainConfig.grad_clip)
+    return GPTTrainConfig(
+        lr=opts.defaults.lr_gpt,
+        grad_clip=clip,
+        lora=lora(opts, None),
+        optimizer="scaled-adam" if original else "adamw",
+    )
 
 
 def train_voice(opts: TrainOptions) -> TrainResult:
