@@ -95,7 +95,7 @@ class ScaledAdam(torch.optim.Optimizer):
         state["delta"] = torch.zeros_like(p)
         state["exp_avg_sq"] = torch.zeros_like(p)
         if p.numel() > 1:
-            state["param_rms"] = p.square().mean().sqrt()
+            state["param_rms"] = _rms(p)
             state["scale_exp_avg_sq"] = torch.zeros((), dtype=p.dtype, device=p.device)
             state["scale_grads"] = torch.zeros(group["size_update_period"], dtype=p.dtype, device=p.device)
 
@@ -107,11 +107,13 @@ class ScaledAdam(torch.optim.Optimizer):
         if scale is None or not first or first["step"] == 0:
             return 1.0
         step, period = first["step"], group["clipping_update_period"]
-        sumsq = torch.zeros((), device=params[0].device)
-        for p, grad in zip(params, grads, strict=True):
-            weighted = grad if p.numel() == 1 else grad * self.state[p]["param_rms"]
-            sumsq += weighted.float().square().sum()
-        norm = sumsq.sqrt()
+        norms = [
+            torch.linalg.vector_norm(grad, dtype=torch.float32)
+            if p.numel() == 1
+            else torch.linalg.vector_norm(grad, dtype=torch.float32) * self.state[p]["param_rms"]
+            for p, grad in zip(params, grads, strict=True)
+        ]
+        norm = torch.linalg.vector_norm(torch.stack(norms))  # sqrt of the sum of the squared weighted norms
         if "model_norms" not in first:
             first["model_norms"] = torch.zeros(period, device=norm.device)
         first["model_norms"][step % period] = norm
@@ -142,19 +144,25 @@ class ScaledAdam(torch.optim.Optimizer):
             _scalar_update(group, p, grad, state)
         else:
             period = group["size_update_period"]
-            state["scale_grads"][step % period] = (p * grad).sum()
+            state["scale_grads"][step % period] = torch.dot(p.reshape(-1), grad.reshape(-1))  # <p, g>
             if step % period == period - 1:
-                state["param_rms"].copy_(p.square().mean().sqrt())
+                state["param_rms"].copy_(_rms(p))
                 if step > 0:
                     _scale_update(group, p, state)
             exp_avg_sq = state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denom = exp_avg_sq.sqrt()
             correction = 1 - beta2 ** (step + 1)
             if correction < 0.99:
-                exp_avg_sq = exp_avg_sq / correction
-            rate = -group["lr"] * (1 - beta1) * state["param_rms"].clamp(min=group["param_min_rms"])
-            delta.add_(grad / (exp_avg_sq.sqrt() + group["eps"]) * rate)
+                denom.div_(math.sqrt(correction))
+            rms = max(float(state["param_rms"]), group["param_min_rms"])
+            delta.addcdiv_(grad, denom.add_(group["eps"]), value=-group["lr"] * (1 - beta1) * rms)
             p.add_(delta)
         state["step"] = step + 1
+
+
+def _rms(p: Tensor) -> Tensor:
+    """The root-mean-square value of p, a 0-d tensor."""
+    return torch.linalg.vector_norm(p) / math.sqrt(p.numel())
 
 
 def _scale_update(group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
