@@ -78,7 +78,9 @@ def test_drop_rate_and_scale() -> None:
     q, k = torch.randn(b, h, s, d), torch.randn(b, h, s, d)
     v = torch.ones(b, h, s, d)  # every output is the kept probability mass times 1 / (1 - p): 1 on average
     plan = AttentionPlan.from_mask(prefix_lm_mask(16, 48), s)
+    q_before = q.clone()
     out = blocked_attention(q, k, v, plan, 0.5)
+    assert torch.equal(q, q_before)  # contiguous inputs are copied, not scaled in place
     assert abs(out.mean().item() - 1.0) < 0.03
     assert out.std().item() > 0.1  # something was dropped
 

@@ -89,9 +89,12 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, plan: AttentionPlan, p: f
 
 
 def _heads(x: Tensor) -> Tensor:
-    """[B, H, S, hd] -> a contiguous [B H, S, hd] copy."""
+    """[B, H, S, hd] (any strides) -> a new contiguous [B H, S, hd] tensor, never a view of x (it may be scaled in
+    place and is saved for backward)."""
     b, h, s, d = x.shape
-    return x.reshape(b * h, s, d).contiguous()
+    out = torch.empty((b * h, s, d), dtype=x.dtype, device=x.device)
+    out.view(b, h, s, d).copy_(x)
+    return out
 
 
 class _BlockedAttention(torch.autograd.Function):
