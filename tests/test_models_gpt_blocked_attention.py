@@ -88,6 +88,12 @@ def test_drop_rate_and_scale() -> None:
 def test_rejects_masks_it_cannot_use() -> None:
     with pytest.raises(ValueError, match="at least one key"):
         AttentionPlan.from_mask(torch.zeros(4, 4, dtype=torch.bool), 4)
+    one_row_blind = prefix_lm_mask(2, 2).expand(2, 1, 4, 4).clone()
+    one_row_blind[1, 0, 3] = False  # the other batch row sees keys for it: still refused
+    with pytest.raises(ValueError, match="at least one key"):
+        AttentionPlan.from_mask(one_row_blind, 4)
+    with pytest.raises(ValueError, match=r"bool \[4, 4\]"):
+        AttentionPlan.from_mask(torch.ones(3, 4, dtype=torch.bool), 4)
     with pytest.raises(ValueError, match="bool"):
         AttentionPlan.from_mask(torch.zeros(4, 4), 4)
     plan = AttentionPlan.from_mask(None, 4)

@@ -58,16 +58,16 @@ class AttentionPlan:
             attend.dtype != torch.bool
             or attend.dim() != 4
             or attend.shape[1] != 1
-            or attend.shape[-1] != length
+            or attend.shape[-2:] != (length, length)
         ):
             raise ValueError(
                 f"attention mask must be bool [{length}, {length}] or [B, 1, {length}, {length}], "
                 f"got {attend.dtype} {list(attend.shape)}"
             )
         s = attend.shape[-1]
-        seen = attend.any(dim=(0, 1))  # [S, S]: a key some batch row's query may see
-        if not bool(seen.any(dim=1).all()):
+        if not bool(attend.any(dim=-1).all()):  # softmax over no key at all would be NaN
             raise ValueError("every query must be allowed at least one key")
+        seen = attend.any(dim=(0, 1))  # [S, S]: a key some batch row's query may see
         last = torch.arange(1, s + 1).mul(seen).amax(dim=1)  # [S] one past each query's last visible key
         blocks = []
         for start in range(0, s, rows_per_block):
