@@ -78,8 +78,8 @@ GptOptimizerOpt = Annotated[
     str,
     typer.Option(
         help="GPT optimizer: adamw (warmup + cosine decay, gradient norm clipped at 1.0) or scaled-adam (the "
-        "original's: ScaledAdam at 0.01 for the first step and 0.002 after, its own clipping; add --accum 4 for the "
-        "original's steps every 4 batches)."
+        "original's: ScaledAdam at 0.01 for the first step and 0.002 after, its own clipping; with --stage gpt, add --accum 4 for "
+        "the original's steps every 4 batches)."
     ),
 ]
 LoraOpt = Annotated[
