@@ -4,11 +4,14 @@ training forward taking it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from helpers.grads import assert_same_values_and_gradients
+from timbre.models.gpt import layers
 from timbre.models.gpt.blocked_attention import AttentionPlan, blocked_attention
 from timbre.models.gpt.layers import TransformerStack
 from timbre.models.gpt.model import pad_mask, pad_mask_left, prefix_lm_mask
@@ -102,20 +105,28 @@ def test_rejects_masks_it_cannot_use() -> None:
         blocked_attention(x, x, x, plan, 0.1)
 
 
-def test_stack_uses_it_only_for_cpu_training_with_dropout() -> None:
+def test_stack_uses_it_only_for_cpu_training_with_dropout(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def counted(*args: Any) -> torch.Tensor:
+        calls.append(1)
+        return blocked_attention(*args)
+
+    monkeypatch.setattr(layers, "blocked_attention", counted)
     torch.manual_seed(4)
     stack = TransformerStack(2, 16, 2, 32, dropout=0.1).double()
     x = torch.randn(2, 9, 16, dtype=torch.float64)
     attend = padded_prefix_mask([4, 3], [5, 2])
     want = stack.eval()(x, attend)  # SDPA, no dropout
+    assert not calls
     for layer in stack.layers:
         layer.self_attn.dropout = NO_DROP
     stack.train()
-    stack.dropout = NO_DROP
     for module in stack.modules():
         if hasattr(module, "p"):
             module.p = 0.0  # the layers' own dropouts off
     got = stack(x, attend)
+    assert len(calls) == 2  # one per layer
     torch.testing.assert_close(got, want, atol=1e-7, rtol=1e-7)
 
 

@@ -40,10 +40,9 @@ from timbre.train.loop import (
 from timbre.train.lora import LoRAConfig, apply_lora, lora_parameters, merge_lora
 from timbre.train.metrics import MetricsLogger
 from timbre.train.oom import OomBackoff
-from timbre.train.scaled_adam import ScaledAdam, original_gpt_lr_factor
+from timbre.train.scaled_adam import ORIGINAL_GPT_LR, ScaledAdam, original_gpt_lr_factor
 
 GPT_OPTIMIZERS = ("adamw", "scaled-adam")
-ORIGINAL_GPT_LR = 0.01  # ScaledAdam's rate in the original's GPT recipe (first step; 0.002 after)
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def train_gpt(
         sampler, loader = make_loader(ListDataset(items), lengths, run, env, collate_gpt, device)
         optimizer: torch.optim.Optimizer
         if cfg.optimizer == "scaled-adam":
-            optimizer = ScaledAdam(params, ORIGINAL_GPT_LR, betas=(0.9, 0.95))
+            optimizer = ScaledAdam(params, ORIGINAL_GPT_LR)  # its defaults are the original's GPT settings
             scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, original_gpt_lr_factor)
         else:
             optimizer = adamw(params, cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)

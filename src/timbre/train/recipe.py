@@ -127,9 +127,8 @@ class TrainOptions:
     overwrite: bool = False  # train stages the voice folder already holds (or was interrupted in) again
     lora_rank: int = 0  # 0: full fine-tuning
     lora_alpha: float | None = None  # default 2 × rank
-    gpt_optimizer: str = (
-        "adamw"  # adamw | scaled-adam (the original's; its GPT gradients are then not norm-clipped)
-    )
+    # adamw | scaled-adam (the original's; its GPT gradients are then not norm-clipped)
+    gpt_optimizer: str = "adamw"
     device: str = "auto"
     num_workers: int = 0
     compile: bool = False

@@ -34,12 +34,16 @@ from torch import Tensor
 
 log = logging.getLogger(__name__)
 
+ORIGINAL_GPT_LR = (
+    0.01  # the original's GPT rate on the first step; `original_gpt_lr_factor` gives 0.002 after
+)
+
 
 class ScaledAdam(torch.optim.Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float = 0.01,
+        lr: float = ORIGINAL_GPT_LR,
         betas: tuple[float, float] = (0.9, 0.95),
         clipping_scale: float | None = 2.0,
         clipping_update_period: int = 1000,
@@ -198,6 +202,6 @@ def _scalar_update(group: dict[str, Any], p: Tensor, grad: Tensor, state: dict[s
 
 
 def original_gpt_lr_factor(step: int) -> float:
-    """The original's effective GPT learning rate relative to 0.01: 0.01 on the first step, then 0.002 (its warmup +
+    """The original's effective GPT learning rate relative to ORIGINAL_GPT_LR: 0.01 on the first step, then 0.002 (its warmup +
     cosine scheduler ends every step by setting 0.002)."""
     return 1.0 if step == 0 else 0.2

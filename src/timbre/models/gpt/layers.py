@@ -116,11 +116,11 @@ class TransformerStack(nn.Module):
     def __init__(self, n_layer: int, dim: int, n_head: int, ffn_dim: int, dropout: float = 0.1) -> None:
         super().__init__()
         self.layers = nn.ModuleList(TransformerLayer(dim, n_head, ffn_dim, dropout) for _ in range(n_layer))
-        self.dropout = dropout
 
     def forward(self, x: Tensor, attend: Tensor | None) -> Tensor:
         plan: Tensor | AttentionPlan | None = attend
-        if self.training and self.dropout > 0.0 and x.device.type == "cpu":
+        attention_dropout = any(isinstance(m, SelfAttention) and m.dropout > 0.0 for m in self.modules())
+        if self.training and attention_dropout and x.device.type == "cpu":
             # attention dropout on the CPU, where SDPA's fused kernels do not apply
             plan = AttentionPlan.from_mask(attend, x.shape[1], x.dtype)  # once per forward, for every layer
         for layer in self.layers:
