@@ -193,11 +193,11 @@ def test_resume_refuses_other_batches_or_models_and_allows_more_epochs(tmp_path:
     run = RunConfig(out_dir=tmp_path, epochs=1, max_frames=60, max_batch=4, seed=7, progress=False)
     train_gpt(tiny_gpt(), items, run)
     with pytest.raises(
-        CheckpointError, match=r"other data or batches \(batch size 4 -> 2; frames per batch 60 -> 30\)"
+        CheckpointError, match=r"other data or options \(batch size 4 -> 2; frames per batch 60 -> 30\)"
     ):
         train_gpt(tiny_gpt(), items, replace(run, resume=True, max_batch=2, max_frames=30))
     with pytest.raises(
-        CheckpointError, match=r"other data or batches \(item lengths .*; training items 12 -> 11\)"
+        CheckpointError, match=r"other data or options \(item lengths .*; training items 12 -> 11\)"
     ):
         train_gpt(tiny_gpt(), items[:-1], replace(run, resume=True))
     bigger = Text2SemanticDecoder(replace(TINY_GPT, n_layer=3))

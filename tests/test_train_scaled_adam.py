@@ -122,7 +122,7 @@ def test_gpt_trainer_with_the_original_optimizer(tmp_path: Path) -> None:
     assert (
         sum(losses[-5:]) < sum(losses[:5]) - 0.5
     )  # slowly: its steps scale with the tiny weights' small rms
-    with pytest.raises(CheckpointError, match="--gpt-optimizer scaled-adam -> None"):
+    with pytest.raises(CheckpointError, match="--gpt-optimizer scaled-adam -> adamw"):
         train_gpt(tiny_gpt(), items, replace(run, resume=True, epochs=9))  # its state is not AdamW's
     with pytest.raises(ValueError, match="GPT optimizer"):
         GPTTrainConfig(optimizer="sgd")  # type: ignore[arg-type]

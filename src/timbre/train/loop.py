@@ -397,19 +397,21 @@ _SIGNATURE_NAMES = {
     "world_size": "processes",
     "optimizer": "--gpt-optimizer",
 }
+_SIGNATURE_DEFAULTS = {"optimizer": "adamw"}  # keys a signature leaves out at their default
 
 
 def _check_signature(where: Path, saved: Mapping[str, Any] | None, current: Mapping[str, Any] | None) -> None:
     if saved is None or current is None:  # a checkpoint from before signatures, or a caller that sets none
         return
+    before, now = {**_SIGNATURE_DEFAULTS, **saved}, {**_SIGNATURE_DEFAULTS, **current}
     changed = [
-        f"{_SIGNATURE_NAMES.get(key, key)} {saved.get(key)} -> {current.get(key)}"
-        for key in sorted(set(saved) | set(current))
-        if saved.get(key) != current.get(key)
+        f"{_SIGNATURE_NAMES.get(key, key)} {before.get(key)} -> {now.get(key)}"
+        for key in sorted(set(before) | set(now))
+        if before.get(key) != now.get(key)
     ]
     if changed:
         raise CheckpointError(
-            f"cannot resume from {where}: the interrupted run had other data or batches ({'; '.join(changed)}); "
+            f"cannot resume from {where}: the interrupted run had other data or options ({'; '.join(changed)}); "
             "resume with the same dataset and options, or pass --overwrite to start again"
         )
 

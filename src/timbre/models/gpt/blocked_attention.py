@@ -7,11 +7,15 @@ are split into row blocks; a block's keys stop at the last key that any of its r
 any mask works), and the scores, softmax, dropout and both products run on that [rows, keys] rectangle only. A hidden
 key gets probability exactly 0 either way, so only the summation order changes.
 
-The dropout multiplies the probabilities by the fast CPU dropout's factor (0 or 1 / (1 - p), `keep_factor`); the
-probabilities and the factors are saved, and the dropped probabilities recomputed in backward rather than kept too.
-Backward is written out per block: two products for the value and probability gradients, one fused softmax
-backward, two for the query and key gradients. Float bias and factor: on the CPU a bool `masked_fill` of the scores
-ran 6-17x slower than a float add or multiply.
+In float32 with timbre's C kernels (`timbre.native`) the row work of a block is one pass each way: forward turns
+the scores into probabilities (softmax over the visible keys) and writes them times the dropout factor, drawn in
+the same loop; backward turns the gradient of those dropped probabilities into the scores' gradient. Both are saved
+(the dropped ones feed the value gradient), the factor itself is not: where it is 0 the dropped probability is 0.
+Otherwise the dropout multiplies the probabilities by the fast CPU dropout's factor (0 or 1 / (1 - p),
+`keep_factor`); the probabilities and the factors are saved, and the dropped probabilities recomputed in backward.
+Backward is written out per block: two products for the value and probability gradients, the softmax backward, two
+for the query and key gradients. Float bias and factor: on the CPU a bool `masked_fill` of the scores ran 6-17x
+slower than a float add or multiply.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from timbre import native
 from timbre.models.dropout import keep_factor
 
 ROWS_PER_BLOCK = 64
@@ -34,6 +39,7 @@ class RowBlock:
     stop: int
     keys: int  # keys [0, keys) are visible to some row of the block; the rest are hidden from all of them
     bias: Tensor  # [B, 1, stop - start, keys] float: 0 where a query may see a key, -inf where not
+    visible: Tensor  # [B, stop - start, keys] uint8: 1 where a query may see a key (the C kernels' form)
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,8 @@ class AttentionPlan:
             keys = int(last[start:stop].max())
             hidden = ~attend[:, :, start:stop, :keys]
             bias = torch.zeros(hidden.shape, dtype=dtype).masked_fill_(hidden, float("-inf"))
-            blocks.append(RowBlock(start, stop, keys, bias))
+            visible = (~hidden[:, 0]).to(torch.uint8).contiguous()
+            blocks.append(RowBlock(start, stop, keys, bias, visible))
         return cls(tuple(blocks), s)
 
 
@@ -87,6 +94,14 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, plan: AttentionPlan, p: f
     strides) -> [B, H, S, hd]; rows of `plan` whose every key is hidden are not allowed (`from_mask` checks)."""
     if q.shape[-2] != plan.length:
         raise ValueError(f"attention plan is for {plan.length} positions, the input has {q.shape[-2]}")
+    b, h, s, _ = q.shape
+    lib = (
+        native.kernels()
+        if q.dtype == k.dtype == v.dtype == torch.float32 and q.device.type == "cpu"
+        else None
+    )
+    if lib is not None and b * h * s * s < native.MAX_ELEMENTS:
+        return _NativeBlockedAttention.apply(q, k, v, plan, p, lib)  # type: ignore[no-any-return]
     return _BlockedAttention.apply(q, k, v, plan, p)  # type: ignore[no-any-return]
 
 
@@ -137,3 +152,45 @@ class _BlockedAttention(torch.autograd.Function):
             dk[:, keys] += torch.bmm(dscores.transpose(1, 2), qs[:, rows])
         dq.mul_(1.0 / math.sqrt(d))
         return dq.view(b, h, s, d), dk.view(b, h, s, d), dv.view(b, h, s, d), None, None
+
+
+class _NativeBlockedAttention(torch.autograd.Function):
+    """The same computation in float32 with the row work of each block in one C pass each way."""
+
+    @staticmethod
+    def forward(ctx: Any, q: Tensor, k: Tensor, v: Tensor, plan: AttentionPlan, p: float, lib: Any) -> Tensor:
+        b, h, s, d = q.shape
+        qs = _heads(q).mul_(1.0 / math.sqrt(d))  # [BH, S, hd]
+        kh, vh = _heads(k), _heads(v)
+        out = torch.empty_like(qs)
+        probs, dropped = [], []
+        for blk in plan.blocks:
+            rows, keys = slice(blk.start, blk.stop), slice(0, blk.keys)
+            prob = torch.bmm(qs[:, rows], kh[:, keys].transpose(1, 2))  # [BH, rows, keys] scores
+            visible = blk.visible if blk.visible.shape[0] == b else blk.visible.expand(b, -1, -1).contiguous()
+            # the scores become the probabilities in place; drop = probabilities * dropout factor
+            drop = native.attention_forward(lib, prob, visible, h, native.new_seed(), p)
+            out[:, rows] = torch.bmm(drop, vh[:, keys])
+            probs.append(prob)
+            dropped.append(drop)
+        ctx.save_for_backward(qs, kh, vh, *probs, *dropped)
+        ctx.plan, ctx.shape, ctx.lib = plan, (b, h, s, d), lib
+        return out.view(b, h, s, d)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, Tensor, None, None, None]:
+        plan: AttentionPlan = ctx.plan
+        b, h, s, d = ctx.shape
+        qs, kh, vh, *saved = ctx.saved_tensors
+        n = len(plan.blocks)
+        g = _heads(grad)  # [BH, S, hd]
+        dq, dk, dv = torch.empty_like(qs), torch.zeros_like(kh), torch.zeros_like(vh)
+        for blk, prob, drop in zip(plan.blocks, saved[:n], saved[n:], strict=True):
+            rows, keys = slice(blk.start, blk.stop), slice(0, blk.keys)
+            dv[:, keys] += torch.bmm(drop.transpose(1, 2), g[:, rows])
+            dscores = torch.bmm(g[:, rows], vh[:, keys].transpose(1, 2))  # d(dropped), then d(scores)
+            native.attention_backward(ctx.lib, dscores, drop, prob)
+            dq[:, rows] = torch.bmm(dscores, kh[:, keys])
+            dk[:, keys] += torch.bmm(dscores.transpose(1, 2), qs[:, rows])
+        dq.mul_(1.0 / math.sqrt(d))
+        return dq.view(b, h, s, d), dk.view(b, h, s, d), dv.view(b, h, s, d), None, None, None
