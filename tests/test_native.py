@@ -182,3 +182,20 @@ def test_attention_without_dropout_equals_sdpa() -> None:
     wants = torch.autograd.grad(want.square().sum(), (q, k, v))
     for ours, theirs in zip(grads, wants, strict=True):
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+def test_kernels_refuse_tensors_they_cannot_address() -> None:
+    kernels = lib()
+    scores = torch.randn(4, 3, 5)
+    with pytest.raises(ValueError, match="attention mask"):
+        native.attention_forward(
+            kernels, scores, torch.ones(1, 3, 5, dtype=torch.uint8), 2, 0, 0.1
+        )  # needs 2
+    with pytest.raises(ValueError, match="attention scores"):
+        native.attention_forward(
+            kernels, scores.transpose(1, 2), torch.ones(2, 5, 3, dtype=torch.uint8), 2, 0, 0.1
+        )
+    with pytest.raises(ValueError, match="probabilities"):
+        native.attention_backward(kernels, scores, scores, scores.double())
+    with pytest.raises(ValueError, match="dropout input"):
+        native.dropout(kernels, torch.randn(3).double(), 0, 0.1)

@@ -136,9 +136,19 @@ def threshold(p: float) -> int:
     return min(round(p * (1 << 32)), (1 << 32) - 1)
 
 
+def _check(name: str, t: torch.Tensor, dtype: torch.dtype, shape: tuple[int, ...]) -> None:
+    """The kernels take raw pointers: refuse anything but a contiguous CPU tensor of the expected dtype and shape."""
+    if t.dtype != dtype or t.device.type != "cpu" or not t.is_contiguous() or tuple(t.shape) != shape:
+        raise ValueError(
+            f"{name}: expected a contiguous CPU {dtype} tensor of shape {list(shape)}, "
+            f"got {t.dtype} {list(t.shape)} on {t.device} (contiguous: {t.is_contiguous()})"
+        )
+
+
 def dropout(lib: ctypes.CDLL, x: torch.Tensor, seed: int, p: float) -> torch.Tensor:
     """x * (0 or 1 / (1 - p)) with the draw of `seed`: a new contiguous float32 tensor (forward and backward alike)."""
     x = x.contiguous()
+    _check("dropout input", x, torch.float32, tuple(x.shape))
     y = torch.empty_like(x)
     n = x.numel()
     lib.timbre_dropout(x.data_ptr(), y.data_ptr(), n, seed, threshold(p), 1.0 / (1.0 - p), threads(n))
@@ -150,8 +160,12 @@ def attention_forward(
 ) -> torch.Tensor:
     """One block of queries: scores [BH, R, K] (contiguous float32) become the probabilities in place (softmax over
     the keys `visible` [B, R, K] uint8 allows); returns them times the dropout factor of `seed`'s draw."""
-    dropped = torch.empty_like(scores)
     bh, rows, keys = scores.shape
+    _check("attention scores", scores, torch.float32, (bh, rows, keys))
+    _check("attention mask", visible, torch.uint8, (bh // heads, rows, keys))
+    if bh % heads:
+        raise ValueError(f"attention scores: {bh} rows of heads is not a multiple of {heads} heads")
+    dropped = torch.empty_like(scores)
     lib.timbre_attention_forward(
         scores.data_ptr(),
         dropped.data_ptr(),
@@ -173,6 +187,8 @@ def attention_backward(
 ) -> None:
     """grad [BH, R, K], the gradient of `attention_forward`'s result, becomes the scores' gradient in place."""
     bh, rows, keys = grad.shape
+    for name, t in (("gradient", grad), ("dropped probabilities", dropped), ("probabilities", probs)):
+        _check(f"attention {name}", t, torch.float32, (bh, rows, keys))
     lib.timbre_attention_backward(
         grad.data_ptr(), dropped.data_ptr(), probs.data_ptr(), bh * rows, keys, threads(grad.numel())
     )
