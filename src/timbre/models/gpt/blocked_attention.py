@@ -7,15 +7,14 @@ are split into row blocks; a block's keys stop at the last key that any of its r
 any mask works), and the scores, softmax, dropout and both products run on that [rows, keys] rectangle only. A hidden
 key gets probability exactly 0 either way, so only the summation order changes.
 
-In float32 with timbre's C kernels (`timbre.native`) the row work of a block is one pass each way: forward turns
-the scores into probabilities (softmax over the visible keys) and writes them times the dropout factor, drawn in
-the same loop; backward turns the gradient of those dropped probabilities into the scores' gradient. Both are saved
-(the dropped ones feed the value gradient), the factor itself is not: where it is 0 the dropped probability is 0.
-Otherwise the dropout multiplies the probabilities by the fast CPU dropout's factor (0 or 1 / (1 - p),
-`keep_factor`); the probabilities and the factors are saved, and the dropped probabilities recomputed in backward.
-Backward is written out per block: two products for the value and probability gradients, the softmax backward, two
-for the query and key gradients. Float bias and factor: on the CPU a bool `masked_fill` of the scores ran 6-17x
-slower than a float add or multiply.
+Per block, forward is a product for the scores, the row work (masked softmax, then the probabilities times the
+dropout factor), and a product with the values; the probabilities and the dropped probabilities are saved. Backward
+is a product for the value gradient, one for the dropped probabilities' gradient, the row work (with dropped = p * f,
+the scores' gradient is g * dropped - p * sum(g * dropped): no factor needs keeping, since where it is 0 the dropped
+probability is 0 too), and two products for the query and key gradients. In float32 with timbre's C kernels
+(`timbre.native`) the row work is one pass each way, the dropout drawn in the same loop; otherwise it is PyTorch
+operations with the fast CPU dropout's factor (`keep_factor`) and a float -inf bias for the hidden keys (on the CPU a
+bool `masked_fill` of the scores ran 6-17x slower than a float add or multiply).
 """
 
 from __future__ import annotations
@@ -88,7 +87,7 @@ class AttentionPlan:
         return cls(tuple(blocks), s)
 
 
-@torch.compiler.disable  # numpy draws the dropout mask; under torch.compile this runs eagerly
+@torch.compiler.disable  # numpy or C draws the dropout mask; under torch.compile this runs eagerly
 def blocked_attention(q: Tensor, k: Tensor, v: Tensor, plan: AttentionPlan, p: float) -> Tensor:
     """softmax(q k^T / sqrt(hd), masked) with dropout p on the probabilities, @ v. q, k, v [B, H, S, hd] (any
     strides) -> [B, H, S, hd]; rows of `plan` whose every key is hidden are not allowed (`from_mask` checks)."""
@@ -100,9 +99,9 @@ def blocked_attention(q: Tensor, k: Tensor, v: Tensor, plan: AttentionPlan, p: f
         if q.dtype == k.dtype == v.dtype == torch.float32 and q.device.type == "cpu"
         else None
     )
-    if lib is not None and b * h * s * s < native.MAX_ELEMENTS:
-        return _NativeBlockedAttention.apply(q, k, v, plan, p, lib)  # type: ignore[no-any-return]
-    return _BlockedAttention.apply(q, k, v, plan, p)  # type: ignore[no-any-return]
+    if b * h * s * s >= native.MAX_ELEMENTS:
+        lib = None
+    return _BlockedAttention.apply(q, k, v, plan, p, lib)  # type: ignore[no-any-return]
 
 
 def _heads(x: Tensor) -> Tensor:
@@ -114,62 +113,42 @@ def _heads(x: Tensor) -> Tensor:
     return out
 
 
+def _rows_forward(lib: Any, scores: Tensor, blk: RowBlock, heads: int, p: float) -> tuple[Tensor, Tensor]:
+    """One block's scores [BH, rows, keys] -> (probabilities, probabilities * dropout factor)."""
+    b = scores.shape[0] // heads
+    if lib is None:
+        scores.view(b, heads, *scores.shape[1:]).add_(blk.bias)
+        prob = torch.softmax(scores, dim=-1)
+        return prob, prob * keep_factor(prob.shape, p, prob.dtype)  # factor 0 or 1 / (1 - p)
+    visible = blk.visible if blk.visible.shape[0] == b else blk.visible.expand(b, -1, -1).contiguous()
+    dropped = native.attention_forward(
+        lib, scores, visible, heads, native.new_seed(), p
+    )  # scores -> probabilities
+    return scores, dropped
+
+
+def _rows_backward(lib: Any, grad: Tensor, dropped: Tensor, prob: Tensor) -> Tensor:
+    """The gradient of the dropped probabilities -> the scores' gradient, in place: with dropped = prob * f,
+    prob * (grad * f - sum(grad * f * prob)) = grad * dropped - prob * sum(grad * dropped)."""
+    if lib is None:
+        grad.mul_(dropped)
+        return grad.sub_(prob * grad.sum(dim=-1, keepdim=True))
+    native.attention_backward(lib, grad, dropped, prob)
+    return grad
+
+
 class _BlockedAttention(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, q: Tensor, k: Tensor, v: Tensor, plan: AttentionPlan, p: float) -> Tensor:
-        b, h, s, d = q.shape
-        qs = _heads(q).mul_(1.0 / math.sqrt(d))  # [BH, S, hd], the scale taken before the product
-        kh, vh = _heads(k), _heads(v)
-        out = torch.empty_like(qs)
-        probs, factors = [], []
-        for blk in plan.blocks:
-            rows, keys = slice(blk.start, blk.stop), slice(0, blk.keys)
-            scores = torch.bmm(qs[:, rows], kh[:, keys].transpose(1, 2))  # [BH, rows, keys]
-            scores.view(b, h, *scores.shape[1:]).add_(blk.bias)
-            prob = torch.softmax(scores, dim=-1)
-            factor = keep_factor(prob.shape, p, prob.dtype)  # 0 or 1 / (1 - p)
-            out[:, rows] = torch.bmm(prob * factor, vh[:, keys])
-            probs.append(prob)
-            factors.append(factor)
-        ctx.save_for_backward(qs, kh, vh, *probs, *factors)
-        ctx.plan, ctx.shape = plan, (b, h, s, d)
-        return out.view(b, h, s, d)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, Tensor, None, None]:
-        plan: AttentionPlan = ctx.plan
-        b, h, s, d = ctx.shape
-        qs, kh, vh, *saved = ctx.saved_tensors
-        n = len(plan.blocks)
-        g = _heads(grad)  # [BH, S, hd]
-        dq, dk, dv = torch.empty_like(qs), torch.zeros_like(kh), torch.zeros_like(vh)
-        for blk, prob, factor in zip(plan.blocks, saved[:n], saved[n:], strict=True):
-            rows, keys = slice(blk.start, blk.stop), slice(0, blk.keys)
-            dv[:, keys] += torch.bmm((prob * factor).transpose(1, 2), g[:, rows])
-            dprob = torch.bmm(g[:, rows], vh[:, keys].transpose(1, 2)).mul_(factor)
-            dscores = torch._softmax_backward_data(dprob, prob, -1, prob.dtype)  # [BH, rows, keys]
-            dq[:, rows] = torch.bmm(dscores, kh[:, keys])
-            dk[:, keys] += torch.bmm(dscores.transpose(1, 2), qs[:, rows])
-        dq.mul_(1.0 / math.sqrt(d))
-        return dq.view(b, h, s, d), dk.view(b, h, s, d), dv.view(b, h, s, d), None, None
-
-
-class _NativeBlockedAttention(torch.autograd.Function):
-    """The same computation in float32 with the row work of each block in one C pass each way."""
-
     @staticmethod
     def forward(ctx: Any, q: Tensor, k: Tensor, v: Tensor, plan: AttentionPlan, p: float, lib: Any) -> Tensor:
         b, h, s, d = q.shape
-        qs = _heads(q).mul_(1.0 / math.sqrt(d))  # [BH, S, hd]
+        qs = _heads(q).mul_(1.0 / math.sqrt(d))  # [BH, S, hd], the scale taken before the product
         kh, vh = _heads(k), _heads(v)
         out = torch.empty_like(qs)
         probs, dropped = [], []
         for blk in plan.blocks:
             rows, keys = slice(blk.start, blk.stop), slice(0, blk.keys)
-            prob = torch.bmm(qs[:, rows], kh[:, keys].transpose(1, 2))  # [BH, rows, keys] scores
-            visible = blk.visible if blk.visible.shape[0] == b else blk.visible.expand(b, -1, -1).contiguous()
-            # the scores become the probabilities in place; drop = probabilities * dropout factor
-            drop = native.attention_forward(lib, prob, visible, h, native.new_seed(), p)
+            scores = torch.bmm(qs[:, rows], kh[:, keys].transpose(1, 2))  # [BH, rows, keys]
+            prob, drop = _rows_forward(lib, scores, blk, h, p)
             out[:, rows] = torch.bmm(drop, vh[:, keys])
             probs.append(prob)
             dropped.append(drop)
@@ -188,8 +167,8 @@ class _NativeBlockedAttention(torch.autograd.Function):
         for blk, prob, drop in zip(plan.blocks, saved[:n], saved[n:], strict=True):
             rows, keys = slice(blk.start, blk.stop), slice(0, blk.keys)
             dv[:, keys] += torch.bmm(drop.transpose(1, 2), g[:, rows])
-            dscores = torch.bmm(g[:, rows], vh[:, keys].transpose(1, 2))  # d(dropped), then d(scores)
-            native.attention_backward(ctx.lib, dscores, drop, prob)
+            ddrop = torch.bmm(g[:, rows], vh[:, keys].transpose(1, 2))  # [BH, rows, keys]
+            dscores = _rows_backward(ctx.lib, ddrop, drop, prob)
             dq[:, rows] = torch.bmm(dscores, kh[:, keys])
             dk[:, keys] += torch.bmm(dscores.transpose(1, 2), qs[:, rows])
         dq.mul_(1.0 / math.sqrt(d))
