@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from timbre import native
-from timbre.models.dropout import dropout
+from timbre.models.dropout import dropout, relu_dropout
 from timbre.models.gpt.blocked_attention import AttentionPlan, blocked_attention
 from timbre.models.gpt.model import pad_mask, pad_mask_left, prefix_lm_mask
 
@@ -113,6 +113,32 @@ def test_dropout_does_not_depend_on_the_thread_count() -> None:
     assert torch.equal(results[0], results[1]) and torch.equal(results[0], results[2])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_relu_dropout_equals_dropout_of_relu(threads: int) -> None:
+    lib()
+    saved = torch.get_num_threads()
+    x = torch.randn(5, 40001, dtype=torch.float64).float()  # over PARALLEL_ELEMENTS
+    x[0, :100] = 0.0  # ReLU's gradient at 0 is 0
+    g = torch.randn_like(x)
+    try:
+        torch.set_num_threads(threads)
+        results = []
+        for fused in (True, False):
+            a = x.clone().requires_grad_(True)
+            torch.manual_seed(7)
+            y = relu_dropout(a, 0.1) if fused else dropout(F.relu(a), 0.1)
+            y.backward(g)
+            assert a.grad is not None
+            results.append((y.detach(), a.grad))
+    finally:
+        torch.set_num_threads(saved)
+    (y_fused, dx_fused), (y_plain, dx_plain) = results
+    assert torch.equal(y_fused, y_plain) and torch.equal(dx_fused, dx_plain)  # the same draw, bit for bit
+    assert 0.4 < (y_fused > 0).float().mean().item() < 0.5  # half negative, a tenth of the rest dropped
+    assert torch.equal(relu_dropout(x, 0.1, training=False), F.relu(x))
+    assert torch.equal(relu_dropout(x.double(), 0.0), F.relu(x.double()))
+
+
 def padded_mask(phones: list[int], codes: list[int]) -> torch.Tensor:
     """[B, 1, S, S] bool: the GPT training mask of a padded batch (the original's left-pad text quirk included)."""
     x_len, y_len = max(phones), max(codes)
@@ -199,3 +225,5 @@ def test_kernels_refuse_tensors_they_cannot_address() -> None:
         native.attention_backward(kernels, scores, scores, scores.double())
     with pytest.raises(ValueError, match="dropout input"):
         native.dropout(kernels, torch.randn(3).double(), 0, 0.1)
+    with pytest.raises(ValueError, match="relu-dropout gradient"):
+        native.relu_dropout_backward(kernels, torch.randn(4), torch.randn(3), 0.1)

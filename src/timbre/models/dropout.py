@@ -94,13 +94,54 @@ def _native(lib: Any, x: Tensor, seed: int, p: float) -> Tensor:
     return native.dropout(lib, x, seed, p)
 
 
+class _NativeReluDropout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, p: float, lib: Any) -> Tensor:
+        y = _native_relu(lib, x, native.new_seed(), p)
+        ctx.lib, ctx.p = lib, p
+        ctx.save_for_backward(y)  # the next layer keeps it anyway (its input): no extra memory
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        (y,) = ctx.saved_tensors
+        return _native_relu_backward(ctx.lib, grad, y, ctx.p), None, None
+
+
+@torch.compiler.disable
+def _native_relu(lib: Any, x: Tensor, seed: int, p: float) -> Tensor:
+    return native.relu_dropout(lib, x, seed, p)
+
+
+@torch.compiler.disable
+def _native_relu_backward(lib: Any, grad: Tensor, y: Tensor, p: float) -> Tensor:
+    return native.relu_dropout_backward(lib, grad, y, p)
+
+
+def _native_lib(x: Tensor) -> Any:
+    """The C kernels where they apply to x (float32 on the CPU, within the draw counter's range), else None."""
+    if x.device.type != "cpu" or x.dtype != torch.float32 or x.numel() > native.MAX_ELEMENTS:
+        return None
+    return native.kernels()
+
+
+def relu_dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
+    """`dropout(F.relu(x), p, training)`; for float32 on the CPU one C pass each way, with the same draw as `dropout`
+    (so the same result for the same generator state), its backward computed from the result alone."""
+    if training and 0.0 < p < 1.0:
+        lib = _native_lib(x)
+        if lib is not None:
+            return _NativeReluDropout.apply(x, p, lib)  # type: ignore[no-any-return]
+    return dropout(F.relu(x), p, training)
+
+
 def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
     """`F.dropout(x, p, training)` with a fast mask on the CPU."""
     if not training or p == 0.0:
         return x
     if x.device.type != "cpu" or p >= 1.0:
         return F.dropout(x, p, training)
-    lib = native.kernels() if x.dtype == torch.float32 and x.numel() <= native.MAX_ELEMENTS else None
+    lib = _native_lib(x)
     if lib is not None:
         return _NativeDropout.apply(x, p, lib)  # type: ignore[no-any-return]
     return _MaskedScale.apply(x, keep_factor(x.shape, p, x.dtype))

@@ -46,6 +46,8 @@ _SIGNATURES = {
     "timbre_dropout": [_PTR, _PTR, _I64, _U64, _U32, _F32, _INT],
     "timbre_attention_forward": [_PTR, _PTR, _PTR, _I64, _I64, _I64, _I64, _U64, _U32, _F32, _INT],
     "timbre_attention_backward": [_PTR, _PTR, _PTR, _I64, _I64, _INT],
+    "timbre_relu_dropout": [_PTR, _PTR, _I64, _U64, _U32, _F32, _INT],
+    "timbre_relu_dropout_backward": [_PTR, _PTR, _PTR, _I64, _F32, _INT],
 }
 MAX_ELEMENTS = 1 << 32  # draws are indexed by a 32-bit counter
 PARALLEL_ELEMENTS = 1 << 15  # smaller calls run on one thread
@@ -153,6 +155,31 @@ def dropout(lib: ctypes.CDLL, x: torch.Tensor, seed: int, p: float) -> torch.Ten
     n = x.numel()
     lib.timbre_dropout(x.data_ptr(), y.data_ptr(), n, seed, threshold(p), 1.0 / (1.0 - p), threads(n))
     return y
+
+
+def relu_dropout(lib: ctypes.CDLL, x: torch.Tensor, seed: int, p: float) -> torch.Tensor:
+    """dropout(relu(x)) with the draw of `seed` (equal to `dropout` of relu(x)), as a new contiguous float32 tensor."""
+    x = x.contiguous()
+    _check("relu-dropout input", x, torch.float32, tuple(x.shape))
+    y = torch.empty_like(x)
+    n = x.numel()
+    lib.timbre_relu_dropout(x.data_ptr(), y.data_ptr(), n, seed, threshold(p), 1.0 / (1.0 - p), threads(n))
+    return y
+
+
+def relu_dropout_backward(
+    lib: ctypes.CDLL, grad: torch.Tensor, result: torch.Tensor, p: float
+) -> torch.Tensor:
+    """The input's gradient of `relu_dropout` from its result: grad / (1 - p) where the result is positive, else 0."""
+    grad = grad.contiguous()
+    _check("relu-dropout result", result, torch.float32, tuple(result.shape))
+    _check("relu-dropout gradient", grad, torch.float32, tuple(result.shape))
+    dx = torch.empty_like(result)
+    n = result.numel()
+    lib.timbre_relu_dropout_backward(
+        grad.data_ptr(), result.data_ptr(), dx.data_ptr(), n, 1.0 / (1.0 - p), threads(n)
+    )
+    return dx
 
 
 def attention_forward(

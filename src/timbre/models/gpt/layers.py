@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from timbre.models.dropout import Dropout
+from timbre.models.dropout import Dropout, relu_dropout
 from timbre.models.gpt.blocked_attention import AttentionPlan, blocked_attention
 
 
@@ -100,13 +100,13 @@ class TransformerLayer(nn.Module):
         self.linear2 = nn.Linear(ffn_dim, dim)
         self.norm1 = nn.LayerNorm(dim, eps=1e-5)
         self.norm2 = nn.LayerNorm(dim, eps=1e-5)
-        self.dropout = Dropout(dropout)  # inside the feed-forward, after ReLU
+        self.dropout = Dropout(dropout)  # inside the feed-forward, after ReLU (fused with it: `relu_dropout`)
         self.dropout1 = Dropout(dropout)  # on the attention branch
         self.dropout2 = Dropout(dropout)  # on the feed-forward branch
 
     def forward(self, x: Tensor, attend: Tensor | AttentionPlan | None) -> Tensor:  # [B, T, D]
         x = self.norm1(x + self.dropout1(self.self_attn(x, attend)))
-        ff = self.linear2(self.dropout(F.relu(self.linear1(x))))
+        ff = self.linear2(relu_dropout(self.linear1(x), self.dropout.p, self.training))
         return self.norm2(x + self.dropout2(ff))
 
 

@@ -93,3 +93,31 @@ void timbre_attention_backward(float *restrict grad, const float *restrict dropp
         for (int64_t k = 0; k < keys; k++) g[k] = g[k] * d[k] - p[k] * dot;
     }
 }
+
+/* The feed-forward's ReLU and dropout in one pass: y[i] = x[i] * scale where x[i] > 0 and the draw keeps it, else 0
+ * (the draw of `timbre_dropout`, so the result equals dropout(relu(x)) of the same seed). */
+void timbre_relu_dropout(const float *restrict x, float *restrict y, int64_t n, uint64_t seed, uint32_t threshold,
+                         float scale, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t c = 0; c < n; c += CHUNK) {
+        int len = (int)(c + CHUNK < n ? CHUNK : n - c);
+        uint32_t base = (uint32_t)c;
+        const float *restrict xc = x + c;
+        float *restrict yc = y + c;
+        for (int j = 0; j < len; j++) {
+            float v = xc[j];
+            yc[j] = (v > 0.0f) & (draw(base + (uint32_t)j, seed) >= threshold) ? v * scale : 0.0f;
+        }
+    }
+}
+
+/* Its backward from its own result y: dx[i] = g[i] * scale where y[i] > 0, else 0 (y > 0 exactly where x > 0 and
+ * the draw kept it), so neither the input nor the draw is needed. */
+void timbre_relu_dropout_backward(const float *restrict g, const float *restrict y, float *restrict dx, int64_t n,
+                                  float scale, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t c = 0; c < n; c += CHUNK) {
+        int len = (int)(c + CHUNK < n ? CHUNK : n - c);
+        for (int64_t i = c; i < c + len; i++) dx[i] = y[i] > 0.0f ? g[i] * scale : 0.0f;
+    }
+}
