@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -147,24 +148,24 @@ def _check(name: str, t: torch.Tensor, dtype: torch.dtype, shape: tuple[int, ...
         )
 
 
-def dropout(lib: ctypes.CDLL, x: torch.Tensor, seed: int, p: float) -> torch.Tensor:
-    """x * (0 or 1 / (1 - p)) with the draw of `seed`: a new contiguous float32 tensor (forward and backward alike)."""
+def _drawn(kernel: Any, name: str, x: torch.Tensor, seed: int, p: float) -> torch.Tensor:
+    """Run an elementwise kernel with the dropout draw of `seed` over x into a new contiguous float32 tensor."""
     x = x.contiguous()
-    _check("dropout input", x, torch.float32, tuple(x.shape))
+    _check(name, x, torch.float32, tuple(x.shape))
     y = torch.empty_like(x)
     n = x.numel()
-    lib.timbre_dropout(x.data_ptr(), y.data_ptr(), n, seed, threshold(p), 1.0 / (1.0 - p), threads(n))
+    kernel(x.data_ptr(), y.data_ptr(), n, seed, threshold(p), 1.0 / (1.0 - p), threads(n))
     return y
+
+
+def dropout(lib: ctypes.CDLL, x: torch.Tensor, seed: int, p: float) -> torch.Tensor:
+    """x * (0 or 1 / (1 - p)) with the draw of `seed`: a new contiguous float32 tensor (forward and backward alike)."""
+    return _drawn(lib.timbre_dropout, "dropout input", x, seed, p)
 
 
 def relu_dropout(lib: ctypes.CDLL, x: torch.Tensor, seed: int, p: float) -> torch.Tensor:
     """dropout(relu(x)) with the draw of `seed` (equal to `dropout` of relu(x)), as a new contiguous float32 tensor."""
-    x = x.contiguous()
-    _check("relu-dropout input", x, torch.float32, tuple(x.shape))
-    y = torch.empty_like(x)
-    n = x.numel()
-    lib.timbre_relu_dropout(x.data_ptr(), y.data_ptr(), n, seed, threshold(p), 1.0 / (1.0 - p), threads(n))
-    return y
+    return _drawn(lib.timbre_relu_dropout, "relu-dropout input", x, seed, p)
 
 
 def relu_dropout_backward(
