@@ -116,8 +116,5 @@ void timbre_relu_dropout(const float *restrict x, float *restrict y, int64_t n, 
 void timbre_relu_dropout_backward(const float *restrict g, const float *restrict y, float *restrict dx, int64_t n,
                                   float scale, int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < n; c += CHUNK) {
-        int len = (int)(c + CHUNK < n ? CHUNK : n - c);
-        for (int64_t i = c; i < c + len; i++) dx[i] = y[i] > 0.0f ? g[i] * scale : 0.0f;
-    }
+    for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? g[i] * scale : 0.0f;
 }
